@@ -1,0 +1,4 @@
+// Public header of the runtime library.
+#pragma once
+
+#include "runtime/engine.h"

@@ -1,0 +1,50 @@
+// Segmentation metrics against ground-truth instance masks: semantic IoU/Dice, object
+// precision/recall/F1 at IoU ≥ 0.5 and the cell-segmentation benchmark's average precision
+// over IoU thresholds 0.5:0.05:0.95 (AP = TP / (TP + FP + FN), averaged over thresholds).
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <vector>
+
+namespace orbit::vision {
+
+// Raw counts for one image, summable across images.
+struct PixelCounts {
+  long long intersection = 0;  // predicted ∩ true foreground pixels
+  long long predicted = 0;     // predicted foreground pixels
+  long long truth = 0;         // true foreground pixels
+};
+
+struct ObjectCounts {
+  int true_positives = 0;   // at IoU ≥ 0.5
+  int false_positives = 0;
+  int false_negatives = 0;
+};
+
+struct ImageMetrics {
+  PixelCounts pixels;
+  double iou = 0;   // 1.0 when both masks are empty
+  double dice = 0;
+  ObjectCounts objects;  // at IoU ≥ 0.5
+  double precision = 0, recall = 0, f1 = 0;
+  std::vector<double> ap_per_threshold;  // thresholds 0.50, 0.55, ..., 0.95
+  double average_precision = 0;          // mean of ap_per_threshold
+};
+
+// `predicted` and `truth` are instance label maps (any integer depth, 0 = background), same size.
+ImageMetrics ComputeImageMetrics(const cv::Mat& predicted, const cv::Mat& truth);
+
+struct AggregateMetrics {
+  int image_count = 0;
+  double iou = 0;             // from summed pixel counts over all images
+  double dice = 0;
+  double mean_image_iou = 0;  // mean of per-image IoU
+  ObjectCounts objects;       // summed
+  double precision = 0, recall = 0, f1 = 0;  // from summed object counts
+  double average_precision = 0;              // mean over images of per-image AP
+  std::vector<double> ap_per_threshold;      // mean over images, per threshold
+};
+
+AggregateMetrics AggregateImageMetrics(const std::vector<ImageMetrics>& images);
+
+}  // namespace orbit::vision

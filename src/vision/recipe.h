@@ -1,0 +1,82 @@
+// ModelRecipe: what `orbit.yaml` says about a model — its tensors and the pre/post-processing
+// that must match training exactly. Parsed and validated once at load time so that every later
+// stage can trust it.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "tensor/tensor.h"
+
+namespace orbit::vision {
+
+// One declared model input or output (shape uses -1 for dynamic dimensions).
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  Shape shape;
+};
+
+enum class ColorMode { kGray, kRgb, kBgr };
+enum class NormalizeMethod { kNone, kScale, kMeanStd, kPercentile };
+
+// How an image becomes the model's input tensor.
+struct PreprocessRecipe {
+  ColorMode color = ColorMode::kGray;
+  // Resize to exactly this size (width, height) before anything else; none when unset.
+  std::optional<std::pair<int, int>> resize;
+  // Pad bottom/right with reflect-101 up to a multiple of this (1 = no padding).
+  int pad_to_multiple = 1;
+  NormalizeMethod normalize = NormalizeMethod::kPercentile;
+  // kScale: x * scale. kMeanStd: (x * scale - mean[c]) / std[c]. kPercentile: (x - p_low) /
+  // max(p_high - p_low, 1e-6) over all pixels of the unpadded image, numpy 'linear' percentiles.
+  double scale = 1.0;
+  std::vector<double> mean;
+  std::vector<double> std;
+  double percentile_low = 1.0;
+  double percentile_high = 99.8;
+  DType dtype = DType::kFloat32;  // input dtype the model expects (FP32 only for now)
+  bool channels_first = true;     // NCHW when true, NHWC otherwise
+};
+
+enum class Activation { kNone, kSigmoid, kSoftmax };
+enum class InstanceMethod { kNone, kConnectedComponents, kWatershed };
+
+// How the model's output becomes masks, instances and measurements.
+struct PostprocessRecipe {
+  Activation activation = Activation::kSigmoid;
+  // Sigmoid/none: foreground = p > threshold. Softmax: foreground = argmax != background_class.
+  double threshold = 0.5;
+  int background_class = 0;
+  int min_object_area = 0;  // pixels; smaller connected components are removed
+  bool fill_holes = true;
+  InstanceMethod instances = InstanceMethod::kWatershed;
+  int min_distance = 4;  // min distance between watershed seeds, pixels
+};
+
+// Tiled inference for images larger than `size` in either dimension.
+struct TileRecipe {
+  int size = 512;     // tile edge, pixels (multiple of pad_to_multiple)
+  int overlap = 64;   // pixels shared by neighbouring tiles
+};
+
+struct ModelRecipe {
+  std::string name;
+  std::string description;
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+  PreprocessRecipe preprocess;
+  PostprocessRecipe postprocess;
+  TileRecipe tile;
+};
+
+// Parses orbit.yaml text; `source` names the file in error messages. Every field is validated
+// (unknown keys are errors, so a typo never silently falls back to a default).
+Result<ModelRecipe> ParseModelRecipe(std::string_view yaml_text, std::string_view source);
+Result<ModelRecipe> LoadModelRecipe(const std::filesystem::path& orbit_yaml);
+
+}  // namespace orbit::vision
