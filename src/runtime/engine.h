@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -20,6 +22,17 @@ struct TensorInfo {
   std::string name;
   DType dtype = DType::kFloat32;
   Shape shape;
+};
+
+// Descriptive fields a model file carries; engines without them return an empty one.
+struct ModelMetadata {
+  std::string producer_name;  // e.g. "pytorch"
+  std::string graph_name;
+  std::string domain;
+  std::string description;
+  std::int64_t version = 0;  // the model's own version number (ModelProto.model_version)
+  int opset = 0;             // of the default ONNX domain; 0 when unknown
+  std::map<std::string, std::string> custom;  // ModelProto.metadata_props
 };
 
 enum class GraphOptimization { kDisabled, kBasic, kExtended, kAll };
@@ -49,6 +62,11 @@ class Engine {
   virtual const std::vector<TensorInfo>& outputs() const = 0;
   // Providers actually in use after fallback, e.g. {"cpu"}.
   virtual const std::vector<std::string>& active_providers() const = 0;
+  // Producer, graph name, opset and custom key/values of the loaded model.
+  virtual const ModelMetadata& metadata() const {
+    static const ModelMetadata kNone;
+    return kNone;
+  }
 
   // Checks count, dtype, rank and every static dimension of `inputs` (in inputs() order);
   // InvalidArgument naming the model, input and mismatch otherwise.
