@@ -347,7 +347,7 @@ postprocess:
     method: watershed      # distance transform + watershed
     min_distance: {p['min_distance']}        # min distance between seeds (pixels), tune for your cell sizes
   tile:
-    size: 512
+    size: 1024
     overlap: 64
 """)
 

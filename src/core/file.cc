@@ -14,7 +14,8 @@ namespace fs = std::filesystem;
 Result<std::string> ReadFileBytes(const fs::path& path, std::uint64_t max_bytes) {
   std::error_code ec;
   auto status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) return NotFoundError("file '" + path.string() + "' does not exist");
+  if (ec || !fs::exists(status))
+    return NotFoundError("file '" + path.string() + "' does not exist");
   if (fs::is_directory(status)) {
     return InvalidArgumentError("'" + path.string() + "' is a directory, expected a file");
   }

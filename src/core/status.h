@@ -78,7 +78,7 @@ Status CancelledError(std::string message);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!status_.ok() && "Result constructed from an ok Status without a value");
     if (status_.ok()) status_ = InternalError("Result constructed from an ok Status");
@@ -116,10 +116,10 @@ class [[nodiscard]] Result {
 #define ORBIT_CONCAT_(a, b) ORBIT_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function if `expr` is not ok.
-#define ORBIT_RETURN_IF_ERROR(expr)                 \
-  do {                                              \
-    ::orbit::Status orbit_status_ = (expr);         \
-    if (!orbit_status_.ok()) return orbit_status_;  \
+#define ORBIT_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::orbit::Status orbit_status_ = (expr);        \
+    if (!orbit_status_.ok()) return orbit_status_; \
   } while (false)
 
 // `lhs = value of expr`, or returns its Status from the enclosing function.

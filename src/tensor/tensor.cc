@@ -10,34 +10,50 @@ std::size_t DTypeSize(DType dtype) {
   switch (dtype) {
     case DType::kBool:
     case DType::kUInt8:
-    case DType::kInt8: return 1;
+    case DType::kInt8:
+      return 1;
     case DType::kUInt16:
     case DType::kInt16:
-    case DType::kFloat16: return 2;
+    case DType::kFloat16:
+      return 2;
     case DType::kUInt32:
     case DType::kInt32:
-    case DType::kFloat32: return 4;
+    case DType::kFloat32:
+      return 4;
     case DType::kUInt64:
     case DType::kInt64:
-    case DType::kFloat64: return 8;
+    case DType::kFloat64:
+      return 8;
   }
   return 1;
 }
 
 std::string_view DTypeName(DType dtype) {
   switch (dtype) {
-    case DType::kBool: return "BOOL";
-    case DType::kUInt8: return "UINT8";
-    case DType::kUInt16: return "UINT16";
-    case DType::kUInt32: return "UINT32";
-    case DType::kUInt64: return "UINT64";
-    case DType::kInt8: return "INT8";
-    case DType::kInt16: return "INT16";
-    case DType::kInt32: return "INT32";
-    case DType::kInt64: return "INT64";
-    case DType::kFloat16: return "FP16";
-    case DType::kFloat32: return "FP32";
-    case DType::kFloat64: return "FP64";
+    case DType::kBool:
+      return "BOOL";
+    case DType::kUInt8:
+      return "UINT8";
+    case DType::kUInt16:
+      return "UINT16";
+    case DType::kUInt32:
+      return "UINT32";
+    case DType::kUInt64:
+      return "UINT64";
+    case DType::kInt8:
+      return "INT8";
+    case DType::kInt16:
+      return "INT16";
+    case DType::kInt32:
+      return "INT32";
+    case DType::kInt64:
+      return "INT64";
+    case DType::kFloat16:
+      return "FP16";
+    case DType::kFloat32:
+      return "FP32";
+    case DType::kFloat64:
+      return "FP64";
   }
   return "UNKNOWN";
 }
@@ -137,8 +153,7 @@ Status Tensor::Reshape(Shape shape) {
   if (count != element_count_) {
     return InvalidArgumentError("cannot reshape " + ShapeToString(shape_) + " (" +
                                 std::to_string(element_count_) + " elements) to " +
-                                ShapeToString(shape) + " (" + std::to_string(count) +
-                                " elements)");
+                                ShapeToString(shape) + " (" + std::to_string(count) + " elements)");
   }
   shape_ = std::move(shape);
   return Status::Ok();
@@ -155,12 +170,11 @@ Result<Tensor> ConcatBatch(std::span<const Tensor> parts) {
     const Tensor& part = parts[i];
     if (part.dtype() != first.dtype() || part.shape().size() != shape.size() ||
         !std::equal(part.shape().begin() + 1, part.shape().end(), shape.begin() + 1)) {
-      return InvalidArgumentError("cannot concatenate tensor " + std::to_string(i) + " (" +
-                                  std::string(DTypeName(part.dtype())) + " " +
-                                  ShapeToString(part.shape()) + ") with tensor 0 (" +
-                                  std::string(DTypeName(first.dtype())) + " " +
-                                  ShapeToString(first.shape()) +
-                                  "): dtype and all but the first dimension must match");
+      return InvalidArgumentError(
+          "cannot concatenate tensor " + std::to_string(i) + " (" +
+          std::string(DTypeName(part.dtype())) + " " + ShapeToString(part.shape()) +
+          ") with tensor 0 (" + std::string(DTypeName(first.dtype())) + " " +
+          ShapeToString(first.shape()) + "): dtype and all but the first dimension must match");
     }
     batch += part.shape()[0];
     bytes += part.byte_size();
@@ -179,12 +193,14 @@ Result<Tensor> SliceBatch(const Tensor& tensor, std::int64_t begin, std::int64_t
   if (tensor.shape().empty()) return InvalidArgumentError("cannot slice a scalar");
   const std::int64_t batch = tensor.shape()[0];
   if (begin < 0 || count < 0 || begin + count > batch) {
-    return OutOfRangeError("slice [" + std::to_string(begin) + ", " + std::to_string(begin + count) +
-                           ") is outside a batch of " + std::to_string(batch));
+    return OutOfRangeError("slice [" + std::to_string(begin) + ", " +
+                           std::to_string(begin + count) + ") is outside a batch of " +
+                           std::to_string(batch));
   }
   Shape shape = tensor.shape();
   shape[0] = count;
-  const std::size_t item_bytes = batch == 0 ? 0 : tensor.byte_size() / static_cast<std::size_t>(batch);
+  const std::size_t item_bytes =
+      batch == 0 ? 0 : tensor.byte_size() / static_cast<std::size_t>(batch);
   return Tensor::CopyFrom(tensor.dtype(), std::move(shape),
                           tensor.bytes().subspan(static_cast<std::size_t>(begin) * item_bytes,
                                                  static_cast<std::size_t>(count) * item_bytes));

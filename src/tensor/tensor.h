@@ -42,10 +42,10 @@ template <typename T>
 constexpr bool kIsDType = false;
 template <typename T>
 constexpr DType kDTypeOf = DType::kBool;
-#define ORBIT_DECLARE_DTYPE_(T, D) \
-  template <>                      \
+#define ORBIT_DECLARE_DTYPE_(T, D)          \
+  template <>                               \
   inline constexpr bool kIsDType<T> = true; \
-  template <>                      \
+  template <>                               \
   inline constexpr DType kDTypeOf<T> = D;
 ORBIT_DECLARE_DTYPE_(bool, DType::kBool)
 ORBIT_DECLARE_DTYPE_(std::uint8_t, DType::kUInt8)
@@ -95,7 +95,9 @@ class Tensor {
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
   std::int64_t element_count() const { return element_count_; }
-  std::size_t byte_size() const { return static_cast<std::size_t>(element_count_) * DTypeSize(dtype_); }
+  std::size_t byte_size() const {
+    return static_cast<std::size_t>(element_count_) * DTypeSize(dtype_);
+  }
   bool is_owned() const { return owned_ != nullptr; }
 
   std::span<std::byte> bytes() { return {data_, byte_size()}; }
@@ -119,7 +121,10 @@ class Tensor {
  private:
   Tensor(DType dtype, Shape shape, std::int64_t count, std::unique_ptr<std::byte[]> owned,
          std::byte* data)
-      : dtype_(dtype), shape_(std::move(shape)), element_count_(count), owned_(std::move(owned)),
+      : dtype_(dtype),
+        shape_(std::move(shape)),
+        element_count_(count),
+        owned_(std::move(owned)),
         data_(data) {}
 
   DType dtype_ = DType::kFloat32;

@@ -42,8 +42,10 @@ Result<std::vector<cv::Mat>> ReadImagePagesFile(const std::filesystem::path& pat
                                                 const DecodeLimits& limits = {});
 
 // A raw array of pixels (height × width × channels of `dtype`, row-major) as an image.
-Result<cv::Mat> ImageFromRaw(std::span<const std::byte> bytes, int width, int height,
-                             int channels, DType dtype, std::string_view name);
+// 3-channel data is read as RGB (the numpy/KServe client order) and returned as BGR, like every
+// decoded image; NPY files are treated the same way.
+Result<cv::Mat> ImageFromRaw(std::span<const std::byte> bytes, int width, int height, int channels,
+                             DType dtype, std::string_view name);
 
 // PNG bytes (8- or 16-bit, 1/3/4 channels).
 Result<std::string> EncodePng(const cv::Mat& image);

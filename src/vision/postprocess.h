@@ -28,8 +28,17 @@ cv::Mat FillHoles(const cv::Mat& mask);
 cv::Mat LabelConnectedComponents(const cv::Mat& mask);
 // Splits touching objects: seeds at distance-transform maxima at least `min_distance` apart,
 // watershed on the negated distance, restricted to the mask. Labels are consecutive 1..N.
+// A seed is a plateau of local maxima in a (2 * min_distance + 1)² window; one closer than
+// min_distance (Chebyshev) to a stronger seed of the same object is dropped, and an object left
+// without a seed gets its deepest pixel. Every mask pixel is labelled (no watershed lines).
 cv::Mat LabelWatershed(const cv::Mat& mask, int min_distance);
-// Per-object measurements; `intensity` is the original image (any depth, first channel used).
+// Drops labels (any integer depth; values <= 0 are background) covering fewer than `min_area`
+// pixels and renumbers the rest 1..N in raster order of first appearance (CV_32S).
+cv::Mat RemoveSmallLabels(const cv::Mat& labels, int min_area);
+// Per-object measurements; `intensity` is the original image (any depth, first channel used;
+// mean_intensity is 0 when it is empty or of another size). Labels <= 0 are background; the
+// result is sorted by label. The perimeter sums the object's external contours (one for a
+// connected object).
 std::vector<ObjectMeasurement> MeasureObjects(const cv::Mat& labels, const cv::Mat& intensity);
 ImageSummary Summarize(const cv::Mat& labels, const std::vector<ObjectMeasurement>& objects);
 

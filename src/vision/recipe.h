@@ -60,8 +60,8 @@ struct PostprocessRecipe {
 
 // Tiled inference for images larger than `size` in either dimension.
 struct TileRecipe {
-  int size = 512;     // tile edge, pixels (multiple of pad_to_multiple)
-  int overlap = 64;   // pixels shared by neighbouring tiles
+  int size = 512;    // tile edge, pixels (multiple of pad_to_multiple)
+  int overlap = 64;  // pixels shared by neighbouring tiles
 };
 
 struct ModelRecipe {

@@ -15,7 +15,7 @@ struct ObjectMeasurement {
   double centroid_x = 0;  // mean x of the object's pixels
   double centroid_y = 0;
   int bbox_x = 0, bbox_y = 0, bbox_width = 0, bbox_height = 0;
-  double eccentricity = 0;  // of the ellipse with the same second moments, 0 = circle
+  double eccentricity = 0;    // of the ellipse with the same second moments, 0 = circle
   double mean_intensity = 0;  // mean of the original image's pixels (first channel)
 };
 
