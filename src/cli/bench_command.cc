@@ -31,6 +31,7 @@ struct BenchFlags {
   int min_iterations = 3;
   int warmup = 1;
   std::string format = "table";
+  std::string save_image;
   EngineFlags engine;
 };
 
@@ -272,6 +273,12 @@ int RunBench(const BenchFlags& flags) {
     std::cerr << "error: " << png.status().message() << "\n";
     return kExitUsage;
   }
+  if (!flags.save_image.empty()) {
+    if (Status s = vision::WritePng(flags.save_image, image); !s.ok()) {
+      std::cerr << "error: " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
   nlohmann::json report = {{"model", model->recipe().name},
                            {"image_size", flags.image_size},
                            {"image", flags.image.empty() ? "synthetic" : flags.image},
@@ -316,6 +323,8 @@ CommandFn RegisterBench(CLI::App& app) {
   app.add_option("--format", flags->format, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
+  app.add_option("--save-image", flags->save_image,
+                 "Write the test image as PNG (to run other implementations on the same input)");
   AddEngineFlags(app, flags->engine);
   return [flags] { return RunBench(*flags); };
 }

@@ -9,7 +9,7 @@ namespace orbit::cli {
 namespace fs = std::filesystem;
 
 bool HasImageExtension(const fs::path& path) {
-  static constexpr std::array<std::string_view, 7> kExtensions = {".png", ".tif",  ".tiff",
+  static constexpr std::array<std::string_view, 6> kExtensions = {".png", ".tif",  ".tiff",
                                                                   ".jpg", ".jpeg", ".npy"};
   std::string ext = path.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
