@@ -15,17 +15,23 @@ Pre-processing (orbit.yaml `preprocess`):
      repeating the edge pixel);
   5. tensor layout NCHW, shape [1, 1, Hp, Wp], float32.
 Post-processing (orbit.yaml `postprocess`):
-  1. crop the logits back to the original H x W;
-  2. foreground = sigmoid(logit) > 0.5  (== logit > 0);
+  1. crop the logits [2, H, W] back to the original H x W; channel 0 is the
+     foreground logit, channel 1 the cell-core (seed) logit;
+  2. foreground = sigmoid(logit[0]) > 0.5  (== logit[0] > 0);
   --- semantic metrics use this mask directly ---
   3. instances: remove 8-connected foreground components with area <
      min_object_area (15 px); fill holes (background regions not
      4-connected to the image border become foreground,
-     scipy.ndimage.binary_fill_holes); Euclidean distance transform of the
-     mask; seeds = skimage.feature.peak_local_max(dist, min_distance=5,
-     labels=8-connected components, exclude_border=False); components that
-     get no seed get one at their distance maximum; skimage watershed on
-     -dist with those markers, restricted to the mask.
+     scipy.ndimage.binary_fill_holes) -> mask; Euclidean distance transform
+     of the mask; seeds = 8-connected components of
+     (sigmoid(logit[1]) > seed_threshold (0.7)) & mask with at least
+     min_seed_area (8) pixels; mask components that get no seed get one at
+     their distance maximum; skimage watershed on -sigmoid(logit[1]) (the
+     seed probability) with those markers, restricted to the mask, with
+     8-connectivity (connectivity=2) like the C++ priority flood.
+     (Without a seed channel - instances(fg) with seed_prob=None - the seeds
+     are skimage.feature.peak_local_max(dist, min_distance=5, labels=8-connected
+     components, exclude_border=False) as in orbit.yaml without seed_channel.)
 Metrics:
   semantic IoU  = sum_i |P_i & G_i| / sum_i |P_i | G_i|  (all fixture pixels)
   dice          = 2 sum_i |P_i & G_i| / (sum_i |P_i| + sum_i |G_i|)
@@ -50,7 +56,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from make_dataset import normalize, pad_to_multiple  # noqa: E402
 
-POST = dict(threshold=0.5, min_object_area=15, fill_holes=True, min_distance=5)
+POST = dict(threshold=0.5, min_object_area=15, fill_holes=True, min_distance=5,
+            foreground_channel=0, seed_channel=1, seed_threshold=0.7, min_seed_area=8)
 EIGHT = np.ones((3, 3), bool)
 
 
@@ -103,20 +110,46 @@ class TorchRunner:
 
 
 def predict_logits(runner, img):
-    """runner: callable numpy float32 [1,1,Hp,Wp] -> numpy logits [1,1,Hp,Wp]."""
+    """runner: callable numpy float32 [1,1,Hp,Wp] -> numpy logits [1,C,Hp,Wp]; returns [C,H,W]."""
     x, (h, w) = preprocess(img)
     y = runner(x)
-    return y[0, 0, :h, :w]
+    return y[0, :, :h, :w]
 
 
 # --------------------------------------------------------------------------
 # post-processing
 # --------------------------------------------------------------------------
 def foreground(logits):
-    return logits > 0.0  # sigmoid(logit) > 0.5
+    """logits [C,H,W] -> bool mask of channel foreground_channel."""
+    return logits[POST["foreground_channel"]] > 0.0  # sigmoid(logit) > 0.5
 
 
-def instances(fg, min_object_area=15, fill_holes=True, min_distance=5):
+def seed_probability(logits):
+    """logits [C,H,W] -> sigmoid of channel seed_channel (float32), None without one."""
+    if POST["seed_channel"] is None or logits.shape[0] <= POST["seed_channel"]:
+        return None
+    z = logits[POST["seed_channel"]].astype(np.float64)
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
+def seed_markers(seed_prob, mask, seed_threshold=0.5, min_seed_area=3):
+    """8-connected components of (seed_prob > seed_threshold) & mask with >= min_seed_area px,
+    numbered 1..K in raster order of first appearance."""
+    cc, n = ndi.label((seed_prob > seed_threshold) & mask, structure=EIGHT)
+    if n == 0:
+        return cc.astype(np.int32)
+    keep = np.bincount(cc.ravel()) >= min_seed_area
+    keep[0] = False
+    new = np.zeros(n + 1, np.int32)
+    new[keep] = np.arange(1, int(keep.sum()) + 1)
+    return new[cc]
+
+
+def instances(fg, seed_prob=None, min_object_area=15, fill_holes=True, min_distance=5,
+              seed_threshold=0.7, min_seed_area=8, flood="seed"):
+    """Instance labels from the foreground mask; seeds from seed_prob when given, else from
+    distance-transform maxima. flood: 'seed' (watershed on -seed_prob, the shipped choice) or
+    'distance' (on -dist); without seed_prob always on -dist."""
     from skimage.feature import peak_local_max
     from skimage.segmentation import watershed
     cc, n = ndi.label(fg, structure=EIGHT)
@@ -132,18 +165,25 @@ def instances(fg, min_object_area=15, fill_holes=True, min_distance=5):
     if n == 0:
         return np.zeros(fg.shape, np.int32)
     dist = ndi.distance_transform_edt(mask)
-    peaks = peak_local_max(dist, min_distance=min_distance, labels=cc, exclude_border=False)
-    markers = np.zeros(fg.shape, np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    if seed_prob is not None:
+        markers = seed_markers(seed_prob, mask, seed_threshold, min_seed_area)
+        k = int(markers.max())
+        has = np.zeros(n + 1, bool)
+        has[cc[markers > 0]] = True
+    else:
+        peaks = peak_local_max(dist, min_distance=min_distance, labels=cc, exclude_border=False)
+        markers = np.zeros(fg.shape, np.int32)
+        markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+        has = np.zeros(n + 1, bool)
+        has[cc[tuple(peaks.T)]] = True
+        k = len(peaks)
     # components without a seed: seed at their distance maximum
-    has = np.zeros(n + 1, bool)
-    has[cc[tuple(peaks.T)]] = True
-    k = len(peaks)
     for lab in np.nonzero(~has[1:])[0] + 1:
         pos = ndi.maximum_position(dist, cc, lab)
         k += 1
         markers[pos] = k
-    return watershed(-dist, markers, mask=mask)
+    relief = -seed_prob if (flood == "seed" and seed_prob is not None) else -dist
+    return watershed(relief, markers, mask=mask, connectivity=2)
 
 
 def match_counts(pred, gt):
@@ -176,6 +216,7 @@ def evaluate(model, fixdir, min_distance=POST["min_distance"], verbose=True):
         gt = read_image(mp).astype(np.int64)
         logits = predict_logits(model, img)
         fg = foreground(logits)
+        seed = seed_probability(logits)
         g = gt > 0
         i = int((fg & g).sum())
         u = int((fg | g).sum())
@@ -184,7 +225,8 @@ def evaluate(model, fixdir, min_distance=POST["min_distance"], verbose=True):
         p_sum += int(fg.sum())
         g_sum += int(g.sum())
         ious.append(i / max(u, 1))
-        inst = instances(fg, POST["min_object_area"], POST["fill_holes"], min_distance)
+        inst = instances(fg, seed, POST["min_object_area"], POST["fill_holes"], min_distance,
+                         POST["seed_threshold"], POST["min_seed_area"])
         t, np_, ng = match_counts(inst, gt)
         tp += t
         npred += np_

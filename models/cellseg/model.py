@@ -1,9 +1,10 @@
-"""Small U-Net for 1-channel foreground segmentation (ONNX-exportable).
+"""Small U-Net for fluorescent-cell segmentation (ONNX-exportable).
 
 Encoder: 4 down-sampling steps (2x2 max-pool), so H and W must be multiples
 of 16. Each stage is (3x3 conv, BatchNorm, ReLU) x 2. Decoder uses 2x2
-stride-2 transposed convolutions and skip concatenation. Output: 1 raw
-foreground logit per pixel (no sigmoid).
+stride-2 transposed convolutions and skip concatenation. Output: `out_ch`
+raw logits per pixel (no sigmoid); the shipped model uses out_ch=2:
+channel 0 = foreground, channel 1 = cell core (one watershed seed per cell).
 """
 import torch
 import torch.nn as nn

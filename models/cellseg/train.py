@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Train the cellseg U-Net on synthetic data, export ONNX, write fixtures,
+"""Train the cellseg U-Net (foreground + cell-core logits) on synthetic data,
+export ONNX, check the fixtures (rewrite them only with --write-fixtures), write
 metrics, orbit.yaml and the model card.
 
   /usr/bin/python3 models/cellseg/train.py [--out models/cellseg] [--minutes 9]
@@ -22,6 +23,7 @@ T_START = time.time()
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from scipy import ndimage as ndi  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -51,6 +53,32 @@ def log(*a):
 # --------------------------------------------------------------------------
 # training data
 # --------------------------------------------------------------------------
+CORE_MIN_DISTANCE = 1.5  # px; >= 1.5 keeps the cores of touching cells >= 2 px apart
+CORE_FRACTION = 0.5      # of the cell's own maximum distance to its boundary
+
+
+def cell_cores(lab):
+    """Seed target: the core of every cell, float32 0/1.
+
+    A pixel of cell i is core when its distance to the boundary of cell i
+    alone (Euclidean distance transform of `lab == i`; the image border
+    counts as boundary) is >= max(CORE_MIN_DISTANCE, CORE_FRACTION * that
+    cell's maximum distance). Every 8-neighbour of a core pixel (distance
+    <= sqrt(2) < 1.5) lies in the same cell, so the cores of touching cells
+    never touch, not even diagonally; cells too thin for the minimum get no
+    core (post-processing then seeds them at their distance maximum).
+    """
+    out = np.zeros(lab.shape, np.float32)
+    for i, sl in enumerate(ndi.find_objects(lab), start=1):
+        if sl is None:
+            continue
+        m = np.pad(lab[sl] == i, 1)
+        d = ndi.distance_transform_edt(m)[1:-1, 1:-1]
+        core = d >= max(CORE_MIN_DISTANCE, CORE_FRACTION * float(d.max()))
+        out[sl][core] = 1.0
+    return out
+
+
 class Pool:
     """Growing pool of normalised synthetic images (deterministic)."""
 
@@ -62,7 +90,8 @@ class Pool:
         r = self.rng
         h, w = int(r.integers(160, 321)), int(r.integers(160, 321))
         img, lab, _ = synthesize(r, h, w, density=r.uniform(2.0, 26.0))
-        self.items.append((normalize(img), (lab > 0).astype(np.float32)))
+        target = np.stack([(lab > 0).astype(np.float32), cell_cores(lab)])  # [2, h, w]
+        self.items.append((normalize(img), target))
 
 
 def sample_batch(pool, rng, bs, crop):
@@ -71,49 +100,62 @@ def sample_batch(pool, rng, bs, crop):
         x, y = pool.items[rng.integers(len(pool.items))]
         h, w = x.shape
         i, j = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
-        x, y = x[i:i + crop, j:j + crop], y[i:i + crop, j:j + crop]
+        x, y = x[i:i + crop, j:j + crop], y[:, i:i + crop, j:j + crop]
         k = int(rng.integers(4))
-        x, y = np.rot90(x, k), np.rot90(y, k)
+        x, y = np.rot90(x, k), np.rot90(y, k, axes=(1, 2))
         if rng.random() < 0.5:
-            x, y = x[:, ::-1], y[:, ::-1]
+            x, y = x[:, ::-1], y[:, :, ::-1]
         # mild intensity jitter on top of the exact percentile normalisation
         x = x * rng.uniform(0.85, 1.15) + rng.uniform(-0.05, 0.05)
         xs.append(np.ascontiguousarray(x))
         ys.append(np.ascontiguousarray(y))
     return (torch.from_numpy(np.stack(xs)[:, None].astype(np.float32)),
-            torch.from_numpy(np.stack(ys)[:, None]))
+            torch.from_numpy(np.stack(ys)))
 
 
-def loss_fn(logits, y):
+SEED_LOSS_WEIGHT = 1.0
+
+
+def bce_dice(logits, y):
     bce = F.binary_cross_entropy_with_logits(logits, y)
     p = torch.sigmoid(logits)
     dice = 1 - (2 * (p * y).sum() + 1) / (p.sum() + y.sum() + 1)
     return bce + dice
 
 
+def loss_fn(logits, y):
+    """BCE + soft Dice on the foreground channel plus the same on the core channel."""
+    return bce_dice(logits[:, 0], y[:, 0]) + SEED_LOSS_WEIGHT * bce_dice(logits[:, 1], y[:, 1])
+
+
 # --------------------------------------------------------------------------
 # fixtures
 # --------------------------------------------------------------------------
-def write_fixtures(fixdir):
+def write_fixtures(fixdir, write=False):
+    """Fixture table rows. Regenerates the fixtures from FIXTURE_SEED; with
+    write=False (the default: the committed fixtures are the C++ golden data
+    and must not change) only checks that the files on disk are exactly what
+    the generator produces, with write=True rewrites them and their README."""
     import tifffile
     from make_dataset import write_png
-    os.makedirs(os.path.join(fixdir, "images"), exist_ok=True)
-    os.makedirs(os.path.join(fixdir, "masks"), exist_ok=True)
-    for d in ("images", "masks"):
-        for f in os.listdir(os.path.join(fixdir, d)):
-            os.remove(os.path.join(fixdir, d, f))
+    if write:
+        os.makedirs(os.path.join(fixdir, "images"), exist_ok=True)
+        os.makedirs(os.path.join(fixdir, "masks"), exist_ok=True)
+        for d in ("images", "masks"):
+            for f in os.listdir(os.path.join(fixdir, d)):
+                os.remove(os.path.join(fixdir, d, f))
     rng = np.random.default_rng(FIXTURE_SEED)
     rows = []
     for k, (h, w, fmt, dens) in enumerate(FIXTURES):
         img, lab, info = synthesize(rng, h, w, density=dens, bit_depth=8 if fmt == "png8" else 16)
         stem = f"img_{k:03d}"
-        if fmt == "tif16":
-            name = stem + ".tif"
+        name = stem + (".tif" if fmt == "tif16" else ".png")
+        if write and fmt == "tif16":
             tifffile.imwrite(os.path.join(fixdir, "images", name), img)  # uncompressed
-        else:
-            name = stem + ".png"
+        elif write:
             write_png(os.path.join(fixdir, "images", name), img)
-        write_png(os.path.join(fixdir, "masks", stem + ".png"), lab)
+        if write:
+            write_png(os.path.join(fixdir, "masks", stem + ".png"), lab)
         # sanity: read back, dtype and values must round-trip
         back = ev.read_image(os.path.join(fixdir, "images", name))
         assert back.dtype == img.dtype and np.array_equal(back, img), name
@@ -124,6 +166,8 @@ def write_fixtures(fixdir):
                          bits=info["bit_depth"], h=h, w=w, n_cells=info["n_cells"],
                          touching=touching, blur=info["psf"],
                          vmin=int(img.min()), vmax=int(img.max())))
+    if not write:
+        return rows
     with open(os.path.join(fixdir, "README.md"), "w") as f:
         f.write("# cellseg fixtures\n\n"
                 "Held-out synthetic images (generator `models/cellseg/make_dataset.py`, "
@@ -208,6 +252,12 @@ def main():
     ap.add_argument("--from-checkpoint", default=None, metavar="PT",
                     help="skip training: load a checkpoint written by --weights-out, then export, "
                          "write fixtures, evaluate and write the card")
+    ap.add_argument("--write-fixtures", action="store_true",
+                    help="rewrite fixtures/ (default: only check that they match the generator)")
+    ap.add_argument("--tuning", default=None, metavar="MD",
+                    help="markdown on how post-processing was tuned (tune_postprocess.py), for the card")
+    ap.add_argument("--cpp-report", default=None, metavar="MD",
+                    help="markdown with the C++ `orbit evaluate` output, for the card")
     a = ap.parse_args()
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
@@ -218,8 +268,8 @@ def main():
     budget = a.minutes * 60.0
     log(f"torch {torch.__version__}, threads {torch.get_num_threads()}, budget {budget:.0f}s")
 
-    model = UNet(a.base, a.max_ch)
-    arch = dict(base=a.base, max_ch=a.max_ch)
+    model = UNet(a.base, a.max_ch, out_ch=2)
+    arch = dict(base=a.base, max_ch=a.max_ch, out_ch=2)
     log(f"UNet channels {model.chs}, {n_params(model)} parameters")
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
 
@@ -292,13 +342,17 @@ def main():
                      time_limited=time_limited, args=vars(a))
         torch.save(dict(arch=arch, state_dict=model.state_dict(), stats=stats), a.weights_out)
 
+    for key, path in (("tuning", a.tuning), ("cpp_report", a.cpp_report)):
+        if path:
+            with open(path) as f:
+                stats[key] = f.read().strip()
     t_post0 = time.time()
     onnx_path = os.path.join(out, "model.onnx")
     ref, out_dims, maxdiff, opset = export_onnx(model, onnx_path)
 
     fixdir = os.path.join(out, "fixtures")
-    rows = write_fixtures(fixdir)
-    log(f"wrote {len(rows)} fixtures")
+    rows = write_fixtures(fixdir, write=a.write_fixtures)
+    log(f"{'wrote' if a.write_fixtures else 'checked'} {len(rows)} fixtures")
 
     # choose nothing on the fixtures: post-processing params are fixed in ev.POST
     log("evaluating exported ONNX graph (numpy reference) on fixtures:")
@@ -320,15 +374,16 @@ def write_yaml(path):
     p = ev.POST
     with open(path, "w") as f:
         f.write(f"""name: cellseg
-description: U-Net foreground segmentation of fluorescent cells (synthetic training data)
+description: U-Net foreground + cell-core segmentation of fluorescent cells (synthetic training data)
 inputs:
   - name: image
     datatype: FP32
     shape: [-1, 1, -1, -1]
 outputs:
+  # channel 0 = foreground logit, channel 1 = cell-core (watershed seed) logit
   - name: logits
     datatype: FP32
-    shape: [-1, 1, -1, -1]
+    shape: [-1, 2, -1, -1]
 preprocess:
   color: gray              # gray | rgb | bgr : channels fed to the model
   resize: null             # or [width, height]
@@ -341,11 +396,15 @@ preprocess:
 postprocess:
   activation: sigmoid
   threshold: {p['threshold']}
+  foreground_channel: {p['foreground_channel']}
   min_object_area: {p['min_object_area']}      # pixels; smaller connected components are removed
   fill_holes: {str(p['fill_holes']).lower()}
   instances:
-    method: watershed      # distance transform + watershed
-    min_distance: {p['min_distance']}        # min distance between seeds (pixels), tune for your cell sizes
+    method: watershed      # seeded watershed, flooded on the seed probability
+    min_distance: {p['min_distance']}        # seed spacing (pixels), used only without seed_channel
+    seed_channel: {p['seed_channel']}        # seeds = 8-connected blobs of sigmoid(channel) > seed_threshold in the mask
+    seed_threshold: {p['seed_threshold']}
+    min_seed_area: {p['min_seed_area']}       # pixels; smaller seed blobs are ignored
   tile:
     size: 1024
     overlap: 64
@@ -365,10 +424,15 @@ def write_card(path, model, stats, t_post, from_ckpt, m, per, rows, maxdiff, ops
         det = "it was in the run that produced `model.onnx`"
     regen = ""
     if from_ckpt:
-        regen = ("\n\n`model.onnx`, `fixtures/`, `metrics.json`, `orbit.yaml` and this card were "
-                 "then regenerated from that run's checkpoint with `--from-checkpoint` (same "
-                 "weights; only the post-processing `min_distance` changed, from 4 to "
-                 f"{ev.POST['min_distance']}, chosen on a separate validation set, see below).")
+        regen = ("\n\n`model.onnx`, `metrics.json`, `orbit.yaml` and this card were then "
+                 "regenerated from that run's checkpoint (same weights, bit-identical ONNX) after "
+                 "the seed post-processing had been chosen on a separate validation set (see "
+                 "below) and `orbit evaluate` had been run:\n\n```\n"
+                 "/usr/bin/python3 models/cellseg/tune_postprocess.py --weights /tmp/cellseg_weights.pt\n"
+                 "/usr/bin/python3 models/cellseg/train.py --from-checkpoint /tmp/cellseg_weights.pt \\\n"
+                 "    --tuning tuning.md --cpp-report cpp_evaluate.md\n```\n\n"
+                 "`fixtures/` are never rewritten (only checked against the generator) unless "
+                 "`--write-fixtures` is given.")
     if stats.get("history"):
         regen += "\n\n" + stats["history"]
     n_fmt = {}
@@ -378,7 +442,9 @@ def write_card(path, model, stats, t_post, from_ckpt, m, per, rows, maxdiff, ops
         f"| {q['file']} | {r['format']} {r['bits']}-bit | {r['w']} x {r['h']} | {q['iou']:.4f} | "
         f"{q['tp']} | {q['n_pred']} | {q['n_gt']} |" for q, r in zip(per, rows))
     p = ev.POST
-    txt = f"""# cellseg - U-Net foreground segmentation of fluorescent cells
+    tuning = stats.get("tuning", "")
+    cpp_report = stats.get("cpp_report", "")
+    txt = f"""# cellseg - U-Net foreground + cell-core segmentation of fluorescent cells
 
 Demo segmentation model for Orbit. Generated by `models/cellseg/train.py`
 on {datetime.date.today().isoformat()}; numbers below come from that run.
@@ -386,10 +452,11 @@ on {datetime.date.today().isoformat()}; numbers below come from that run.
 ## Intended use
 
 Demonstrating and testing Orbit's segmentation pipeline (pre-processing,
-ONNX inference, tiling, threshold + watershed post-processing, `orbit
+ONNX inference, tiling, threshold + seeded watershed post-processing, `orbit
 evaluate`). Input: one single-channel (grayscale) 8- or 16-bit
-fluorescence-like image of cells on a dark background. Output: a per-pixel
-foreground logit; instances are derived by post-processing.
+fluorescence-like image of cells on a dark background. Output: two per-pixel
+logits, foreground and cell core; instances are derived by post-processing
+(each predicted core seeds one cell).
 
 **Not** for scientific or clinical use: the model has only seen synthetic
 images and will not generalise reliably to real microscopy data
@@ -415,14 +482,23 @@ jitter (x*U(0.85,1.15)+U(-0.05,0.05)).
 
 U-Net, 4 down-sampling levels (2x2 max-pool), channels {model.chs},
 each stage (3x3 conv, BatchNorm, ReLU) x 2, 2x2 stride-2 transposed-conv
-up-sampling with skip concatenation, 1x1 conv head -> 1 foreground logit.
+up-sampling with skip concatenation, 1x1 conv head -> 2 logits (foreground,
+cell core).
 **{n_params(model):,} parameters** (fp32). Exported to ONNX opset {opset}
 (`model.onnx`, {onnx_bytes / 1e6:.2f} MB; BatchNorm folded into the
 convolutions by the exporter).
 
 * input `image`: float32 [N, 1, H, W], dynamic N/H/W; H and W must be
   multiples of 16
-* output `logits`: float32 [N, 1, H, W], raw logits (no sigmoid)
+* output `logits`: float32 [N, 2, H, W], raw logits (no sigmoid): channel 0 =
+  foreground, channel 1 = cell core (watershed seed)
+
+Core target (channel 1): a pixel of cell i is core when its distance to the
+boundary of cell i alone (Euclidean distance transform of that cell's mask;
+the image border counts as boundary) is >= max(1.5, 0.5 x the cell's maximum
+such distance). Every 8-neighbour of a core pixel lies in the same cell, so
+the cores of touching or overlapping cells never touch; cells too thin for
+the 1.5 px minimum have no core.
 
 The exported graph was checked with `onnx.checker` (full check) and strict
 shape inference, and run with a small reference interpreter that walks the
@@ -438,13 +514,15 @@ exported `model.onnx` with that interpreter.
 
 CPU only, `torch.set_num_threads(2)`, torch {torch.__version__}. AdamW (lr {a.lr},
 weight decay 1e-4), 40-iteration warm-up then cosine decay, batch {a.batch},
-loss = BCE + soft Dice on the foreground logit; {iters} iterations
+loss = (BCE + soft Dice) on the foreground logit + (BCE + soft Dice) on the
+core logit (weight {SEED_LOSS_WEIGHT:g}); {iters} iterations
 (target {stats['iters_target']}) in {t_train:.0f} s of training; **whole script wall time
 {wall:.0f} s** ({wall / 60:.1f} min, includes data synthesis, ONNX export,
-fixture writing and evaluation). Seeds are fixed (numpy + torch); the run is
+fixture check and evaluation). Seeds are fixed (numpy + torch); the run is
 reproducible as long as the iteration target is reached within the
-`--minutes` budget ({det}). On an idle machine one iteration takes ~0.45 s, so the
-default 800 iterations plus overhead take ~7.5 min.{regen}
+`--minutes` budget ({det}). One iteration took {t_train / max(iters, 1):.2f} s on average
+in that run (2 cores, otherwise idle machine; a parallel C++ build slows it several-fold,
+and the script then lowers the iteration target to stay inside `--minutes`).{regen}
 
 ## Pre-processing (reproduced exactly by the C++ side)
 
@@ -458,20 +536,21 @@ default 800 iterations plus overhead take ~7.5 min.{regen}
 
 ## Post-processing
 
-* foreground = `sigmoid(logit) > {p['threshold']}` (== logit > 0) - used for the
+* foreground = `sigmoid(logit[0]) > {p['threshold']}` (== logit[0] > 0) - used for the
   semantic metrics;
 * instances: remove 8-connected components with area < {p['min_object_area']} px, fill
-  holes (`scipy.ndimage.binary_fill_holes`), Euclidean distance transform,
-  seeds = `skimage.feature.peak_local_max(dist, min_distance={p['min_distance']},
-  labels=components, exclude_border=False)` (a component without a seed gets one at its
-  distance maximum), `skimage.segmentation.watershed(-dist, seeds, mask=mask)`.
+  holes (`scipy.ndimage.binary_fill_holes`) -> mask; Euclidean distance transform
+  of the mask; seeds = 8-connected components of
+  `sigmoid(logit[1]) > {p['seed_threshold']}` inside the mask with at least
+  {p['min_seed_area']} px (a mask component without a seed gets one at its distance
+  maximum); `skimage.segmentation.watershed(-seed_probability, seeds, mask=mask)`
+  (flooding the most core-like pixels first).
+  orbit.yaml: `instances: {{method: watershed, seed_channel: {p['seed_channel']},
+  seed_threshold: {p['seed_threshold']}, min_seed_area: {p['min_seed_area']}}}`; the C++ side
+  (`SeedMarkers` + `LabelWatershedFromMarkers` in `src/vision/postprocess.cc`)
+  implements the same steps.
 
-`min_distance` was chosen with `tune_postprocess.py` on 24 separate synthetic
-validation images (not the fixtures): object F1 at IoU > 0.5 was 0.699 / 0.740 /
-0.746 / 0.745 / 0.733 for min_distance 3 / 4 / 5 / 6 / 7 (validation semantic IoU 0.965).
-Object recall is limited mainly by touching / overlapping cells that form one
-foreground blob the distance-transform watershed cannot split correctly, not by
-the pixel classifier.
+{tuning}
 
 ## Held-out evaluation (`fixtures/`)
 
@@ -496,8 +575,14 @@ numbers are in `metrics.json`; recompute with
 `/usr/bin/python3 models/cellseg/evaluate.py`.
 
 **Acceptance for the C++ side:** `orbit evaluate` on `fixtures/` with this
-`orbit.yaml` must reproduce the semantic IoU ({m['semantic_iou']:.4f}) within 0.01.
-<!-- lead: add the exact C++ command here -->
+`orbit.yaml` must reproduce the semantic IoU ({m['semantic_iou']:.4f}) within 0.01
+(`tests/e2e/cli_test.cc`, `EvaluateReproducesModelCardIoU`):
+
+```
+build/orbit evaluate --model models/cellseg --images models/cellseg/fixtures/images --masks models/cellseg/fixtures/masks
+```
+
+{cpp_report}
 
 Per image:
 
@@ -507,9 +592,9 @@ Per image:
 
 ## Caveats
 
-* Synthetic data only; instance metrics depend on the simple watershed
-  post-processing (elongated cells may be split, heavily overlapping ones
-  merged).
+* Synthetic data only; instance metrics depend on the predicted cores: a
+  core that breaks in two splits its cell, two cores that merge (heavily
+  overlapping cells) join theirs.
 * Pixels whose logit is very close to 0 may flip between runtimes; that is
   far below the 0.01 IoU tolerance.
 * Percentile normalisation is per image (or per tile if a runtime

@@ -181,10 +181,16 @@ Result<nlohmann::json> BenchBatch(const repository::ModelPackage& model, const s
       ORBIT_ASSIGN_OR_RETURN(cv::Mat probability,
                              vision::ForegroundProbability(outputs.front(), i, recipe.postprocess));
       cv::Mat cropped = probability(cv::Rect(0, 0, width, height)).clone();
+      cv::Mat seed;
+      if (recipe.postprocess.seed_channel) {
+        ORBIT_ASSIGN_OR_RETURN(seed,
+                               vision::SeedProbability(outputs.front(), i, recipe.postprocess));
+        seed = seed(cv::Rect(0, 0, width, height)).clone();
+      }
       ORBIT_ASSIGN_OR_RETURN(
           vision::Segmentation seg,
           vision::SegmentFromProbability(std::move(cropped), images[static_cast<std::size_t>(i)],
-                                         recipe.postprocess));
+                                         recipe.postprocess, seed));
       objects += seg.objects.size();
     }
     const auto t4 = Clock::now();

@@ -16,6 +16,12 @@ namespace orbit::vision {
 // Runs the model on one NCHW input batch and returns its first output (NCHW FP32).
 using InferFn = std::function<Result<Tensor>(Tensor input)>;
 
+// The per-pixel maps post-processing needs, at the original image size (CV_32FC1).
+struct ProbabilityMaps {
+  cv::Mat foreground;
+  cv::Mat seed;  // empty unless the recipe has postprocess.instances.seed_channel
+};
+
 class SegmentationPipeline {
  public:
   explicit SegmentationPipeline(ModelRecipe recipe) : recipe_(std::move(recipe)) {}
@@ -27,7 +33,10 @@ class SegmentationPipeline {
   // centre, so the probability map (and so the labels) have no seams.
   Result<Segmentation> Run(const cv::Mat& image, const InferFn& infer) const;
 
-  // Foreground probability map only (original size), the model-facing half of Run.
+  // Foreground (and, with a seed channel, seed) probability maps at the original size, the
+  // model-facing half of Run. Tiles are stitched with the same centre-cut rule for every map.
+  Result<ProbabilityMaps> Maps(const cv::Mat& image, const InferFn& infer) const;
+  // The foreground map of Maps.
   Result<cv::Mat> Probability(const cv::Mat& image, const InferFn& infer) const;
 
  private:

@@ -267,13 +267,58 @@ cv::Mat PaddedSquaredDistance(const cv::Mat& binary) {
 // (distances above 1024 px, i.e. huge objects) they are scaled down to bound the queue's memory.
 constexpr std::int64_t kMaxBuckets = 1 << 20;
 
+// Flooding priority from the padded squared distance: deepest first. Squared distances are
+// integers, so they are exact priorities (scaled down only beyond kMaxBuckets).
+class DistancePriority {
+ public:
+  explicit DistancePriority(const cv::Mat& dist) : d_(dist.ptr<float>()) {
+    double max_squared = 0;
+    cv::minMaxLoc(dist, nullptr, &max_squared);
+    max_key_ = static_cast<std::int64_t>(max_squared);
+  }
+  int bucket_count() const { return static_cast<int>(std::min(max_key_, kMaxBuckets - 1) + 1); }
+  int operator()(std::int32_t pixel) const {
+    const auto key = static_cast<std::int64_t>(d_[pixel]);
+    return static_cast<int>(max_key_ < kMaxBuckets ? key : key * (kMaxBuckets - 1) / max_key_);
+  }
+
+ private:
+  const float* d_;
+  std::int64_t max_key_ = 0;
+};
+
+// Flooding priority from a padded seed probability map: most probable first. The logit (the
+// same order as the probability, but not crowded near 0 and 1) is clamped to ±kMaxLogit and
+// quantised to 1/1024, so the order of skimage's float priorities is kept wherever two
+// probabilities differ noticeably, even far from any seed where they are tiny.
+class SeedPriority {
+ public:
+  static constexpr double kMaxLogit = 64, kStepsPerUnit = 1024;
+  static constexpr int kBucketCount = 2 * static_cast<int>(kMaxLogit * kStepsPerUnit) + 1;
+  explicit SeedPriority(const cv::Mat& seed) : p_(seed.ptr<float>()) {}
+  int bucket_count() const { return kBucketCount; }
+  int operator()(std::int32_t pixel) const {
+    const double p = static_cast<double>(p_[pixel]);
+    const double logit = p <= 0 ? -kMaxLogit : p >= 1 ? kMaxLogit : std::log(p / (1.0 - p));
+    return static_cast<int>(
+        std::lround((std::clamp(logit, -kMaxLogit, kMaxLogit) + kMaxLogit) * kStepsPerUnit));
+  }
+
+ private:
+  const float* p_;
+};
+
 // Bits of the per-pixel scratch flags in LabelWatershed.
 constexpr std::uint8_t kIsMaximum = 1, kInPlateau = 2, kNearKeptSeed = 4;
 
-}  // namespace
+// One item of a validated NCHW FP32 output: its first float and its dimensions.
+struct OutputItem {
+  const float* data = nullptr;
+  std::int64_t channels = 0;
+  int height = 0, width = 0;
+};
 
-Result<cv::Mat> ForegroundProbability(const Tensor& output, int batch_index,
-                                      const PostprocessRecipe& recipe) {
+Result<OutputItem> CheckOutputItem(const Tensor& output, int batch_index) {
   const Shape& shape = output.shape();
   if (shape.size() != 4) {
     return InvalidArgumentError(OutputName(output) + ": expected rank 4 (NCHW), got rank " +
@@ -296,54 +341,153 @@ Result<cv::Mat> ForegroundProbability(const Tensor& output, int batch_index,
   if (channels == 0) {
     return InvalidArgumentError(OutputName(output) + ": has no channels");
   }
-  if (recipe.activation == Activation::kSoftmax) {
-    if (channels < 2) {
-      return InvalidArgumentError(OutputName(output) + ": softmax needs at least 2 channels, got " +
-                                  std::to_string(channels));
-    }
-    if (recipe.background_class < 0 || recipe.background_class >= channels) {
-      return InvalidArgumentError(OutputName(output) + ": softmax background_class " +
-                                  std::to_string(recipe.background_class) +
-                                  " is out of range for " + std::to_string(channels) + " channels");
-    }
+  OutputItem item;
+  item.channels = channels;
+  item.height = static_cast<int>(height);
+  item.width = static_cast<int>(width);
+  item.data = output.data<float>().data() + static_cast<std::size_t>(batch_index) *
+                                                static_cast<std::size_t>(channels) *
+                                                static_cast<std::size_t>(height * width);
+  return item;
+}
+
+// Sigmoid (or the raw value, for kNone) of one channel of `item` as a CV_32F map.
+Result<cv::Mat> ChannelProbability(const Tensor& output, const OutputItem& item, int channel,
+                                   std::string_view role, Activation activation) {
+  if (channel < 0 || channel >= item.channels) {
+    return InvalidArgumentError(OutputName(output) + ": " + std::string(role) + " channel " +
+                                std::to_string(channel) + " is out of range for " +
+                                std::to_string(item.channels) + " channel(s)");
   }
-
-  const auto plane = static_cast<std::size_t>(height * width);
-  const auto data = output.data<float>();
-  const float* item = data.data() + static_cast<std::size_t>(batch_index) *
-                                        static_cast<std::size_t>(channels) * plane;
-  cv::Mat probability(static_cast<int>(height), static_cast<int>(width), CV_32F);
+  const auto plane = static_cast<std::size_t>(item.height) * static_cast<std::size_t>(item.width);
+  const float* in = item.data + static_cast<std::size_t>(channel) * plane;
+  cv::Mat probability(item.height, item.width, CV_32F);
   auto* out = probability.ptr<float>();  // freshly allocated, so continuous
-
-  switch (recipe.activation) {
-    case Activation::kNone:
-      std::copy(item, item + plane, out);
-      break;
-    case Activation::kSigmoid:
-      for (std::size_t i = 0; i < plane; ++i) out[i] = static_cast<float>(Sigmoid(item[i]));
-      break;
-    case Activation::kSoftmax: {
-      const auto bg = static_cast<std::size_t>(recipe.background_class);
-      const auto c_count = static_cast<std::size_t>(channels);
-      for (std::size_t i = 0; i < plane; ++i) {
-        double max_logit = -std::numeric_limits<double>::infinity();
-        for (std::size_t c = 0; c < c_count; ++c) {
-          max_logit = std::max(max_logit, static_cast<double>(item[c * plane + i]));
-        }
-        // Sum the foreground classes directly rather than 1 - p(background), which would lose
-        // every digit of a small foreground probability.
-        double total = 0, foreground = 0;
-        for (std::size_t c = 0; c < c_count; ++c) {
-          const double e = std::exp(static_cast<double>(item[c * plane + i]) - max_logit);
-          total += e;
-          if (c != bg) foreground += e;
-        }
-        out[i] = static_cast<float>(foreground / total);
-      }
-      break;
-    }
+  if (activation == Activation::kSigmoid) {
+    for (std::size_t i = 0; i < plane; ++i) out[i] = static_cast<float>(Sigmoid(in[i]));
+  } else {
+    std::copy(in, in + plane, out);
   }
   return probability;
+}
+
+// The common end of both watersheds, on grids padded by one background pixel: gives every
+// object without a seed its deepest pixel (by `dist`), floods from `starts` ((object, pixel) of
+// every seed pixel, labels already set in `label_mat`) in order of `key_of(pixel)` (an integer
+// priority in [0, bucket_count), highest first) and returns the unpadded labels, renumbered.
+// `comp` (object ids per pixel) is reused as the queue's links, so it is clobbered.
+template <typename KeyFn>
+cv::Mat FloodFromSeeds(const cv::Mat& dist, std::int32_t* comp, int component_count,
+                       const std::vector<std::uint8_t>& has_seed,
+                       std::vector<std::pair<std::int32_t, std::int32_t>>& starts,
+                       std::int32_t seed_count, cv::Mat& label_mat, int bucket_count,
+                       KeyFn key_of) {
+  const int pcols = dist.cols, prows = dist.rows;
+  const std::size_t pixel_count = static_cast<std::size_t>(pcols) * static_cast<std::size_t>(prows);
+  const float* d = dist.ptr<float>();
+  std::int32_t* label = label_mat.ptr<std::int32_t>();
+  const std::int32_t neighbours[8] = {-pcols - 1, -pcols,    -pcols + 1, -1,
+                                      1,          pcols - 1, pcols,      pcols + 1};
+
+  // Every object gets at least one seed: its deepest pixel (first in raster order among ties).
+  if (std::count(has_seed.begin() + 1, has_seed.end(), 0) > 0) {
+    std::vector<std::int32_t> deepest(static_cast<std::size_t>(component_count), -1);
+    for (std::size_t i = 0; i < pixel_count; ++i) {
+      const auto c = static_cast<std::size_t>(comp[i]);
+      if (c == 0 || has_seed[c]) continue;
+      if (deepest[c] < 0 || d[i] > d[deepest[c]]) deepest[c] = static_cast<std::int32_t>(i);
+    }
+    for (std::size_t c = 1; c < deepest.size(); ++c) {
+      if (deepest[c] < 0) continue;
+      label[deepest[c]] = ++seed_count;
+      starts.emplace_back(static_cast<std::int32_t>(c), deepest[c]);
+    }
+  }
+  std::sort(starts.begin(), starts.end());
+
+  // Priority flood (Meyer; the order of skimage.segmentation.watershed on -relief with
+  // 8-connectivity): pop the highest-priority queued pixel (FIFO among equals) and give its
+  // label to every unlabelled foreground neighbour. A pixel is labelled when first reached, so
+  // there are no watershed lines and every pixel of every object is labelled. Objects cannot
+  // interact, so each is flooded on its own: the same order within the object, with better
+  // cache locality.
+  BucketQueue queue(bucket_count, comp);  // object ids are no longer needed
+  for (std::size_t group = 0; group < starts.size();) {
+    std::size_t group_end = group;
+    for (; group_end < starts.size() && starts[group_end].first == starts[group].first;
+         ++group_end) {
+      queue.Push(starts[group_end].second, key_of(starts[group_end].second));
+    }
+    group = group_end;
+    for (std::int32_t p = queue.Pop(); p >= 0; p = queue.Pop()) {
+      const std::int32_t l = label[p];
+      for (const std::int32_t offset : neighbours) {
+        const std::int32_t q = p + offset;
+        if (label[q] != 0) continue;
+        label[q] = l;
+        queue.Push(q, key_of(q));
+      }
+    }
+  }
+
+  return Relabel(label_mat(cv::Rect(1, 1, pcols - 2, prows - 2)), 0);
+}
+
+}  // namespace
+
+Result<cv::Mat> ForegroundProbability(const Tensor& output, int batch_index,
+                                      const PostprocessRecipe& recipe) {
+  ORBIT_ASSIGN_OR_RETURN(const OutputItem item, CheckOutputItem(output, batch_index));
+  const std::int64_t channels = item.channels;
+  if (recipe.activation != Activation::kSoftmax) {
+    return ChannelProbability(output, item, recipe.foreground_channel, "foreground",
+                              recipe.activation);
+  }
+  if (channels < 2) {
+    return InvalidArgumentError(OutputName(output) + ": softmax needs at least 2 channels, got " +
+                                std::to_string(channels));
+  }
+  if (recipe.background_class < 0 || recipe.background_class >= channels) {
+    return InvalidArgumentError(OutputName(output) + ": softmax background_class " +
+                                std::to_string(recipe.background_class) + " is out of range for " +
+                                std::to_string(channels) + " channels");
+  }
+
+  const auto plane = static_cast<std::size_t>(item.height) * static_cast<std::size_t>(item.width);
+  const float* data = item.data;
+  cv::Mat probability(item.height, item.width, CV_32F);
+  auto* out = probability.ptr<float>();  // freshly allocated, so continuous
+  const auto bg = static_cast<std::size_t>(recipe.background_class);
+  const auto c_count = static_cast<std::size_t>(channels);
+  for (std::size_t i = 0; i < plane; ++i) {
+    double max_logit = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < c_count; ++c) {
+      max_logit = std::max(max_logit, static_cast<double>(data[c * plane + i]));
+    }
+    // Sum the foreground classes directly rather than 1 - p(background), which would lose
+    // every digit of a small foreground probability.
+    double total = 0, foreground = 0;
+    for (std::size_t c = 0; c < c_count; ++c) {
+      const double e = std::exp(static_cast<double>(data[c * plane + i]) - max_logit);
+      total += e;
+      if (c != bg) foreground += e;
+    }
+    out[i] = static_cast<float>(foreground / total);
+  }
+  return probability;
+}
+
+Result<cv::Mat> SeedProbability(const Tensor& output, int batch_index,
+                                const PostprocessRecipe& recipe) {
+  if (!recipe.seed_channel) {
+    return InvalidArgumentError(OutputName(output) + ": the recipe declares no seed channel");
+  }
+  if (recipe.activation == Activation::kSoftmax) {
+    return InvalidArgumentError(OutputName(output) +
+                                ": a seed channel needs activation sigmoid or none, not softmax");
+  }
+  ORBIT_ASSIGN_OR_RETURN(const OutputItem item, CheckOutputItem(output, batch_index));
+  return ChannelProbability(output, item, *recipe.seed_channel, "seed", recipe.activation);
 }
 
 cv::Mat ThresholdMask(const cv::Mat& probability, double threshold) {
@@ -528,55 +672,75 @@ cv::Mat LabelWatershed(const cv::Mat& mask, int min_distance) {
     }
   }
 
-  // Every object gets at least one seed: its deepest pixel (first in raster order among ties).
-  if (std::count(has_seed.begin() + 1, has_seed.end(), 0) > 0) {
-    std::vector<std::int32_t> deepest(static_cast<std::size_t>(component_count), -1);
-    for (std::size_t i = 0; i < pixel_count; ++i) {
-      const auto c = static_cast<std::size_t>(comp[i]);
-      if (c == 0 || has_seed[c]) continue;
-      if (deepest[c] < 0 || d[i] > d[deepest[c]]) deepest[c] = static_cast<std::int32_t>(i);
-    }
-    for (std::size_t c = 1; c < deepest.size(); ++c) {
-      if (deepest[c] < 0) continue;
-      label[deepest[c]] = ++seed_count;
-      starts.emplace_back(static_cast<std::int32_t>(c), deepest[c]);
-    }
-  }
-  std::sort(starts.begin(), starts.end());
+  const DistancePriority priority(dist);
+  return FloodFromSeeds(dist, comp, component_count, has_seed, starts, seed_count, label_mat,
+                        priority.bucket_count(), priority);
+}
 
-  // Priority flood (Meyer; the order of skimage.segmentation.watershed on -distance with
-  // 8-connectivity): pop the deepest queued pixel (FIFO among equals) and give its label to
-  // every unlabelled foreground neighbour. A pixel is labelled when first reached, so there are
-  // no watershed lines and every pixel of every object is labelled. Objects cannot interact, so
-  // each is flooded on its own: the same order within the object, with better cache locality.
-  double max_squared = 0;
-  cv::minMaxLoc(dist, nullptr, &max_squared);
-  const auto max_key = static_cast<std::int64_t>(max_squared);
-  const std::int64_t bucket_count = std::min(max_key, kMaxBuckets - 1) + 1;
-  auto key_of = [&](std::int32_t pixel) {
-    const auto key = static_cast<std::int64_t>(d[pixel]);
-    return static_cast<int>(max_key < kMaxBuckets ? key : key * (kMaxBuckets - 1) / max_key);
-  };
-  BucketQueue queue(static_cast<int>(bucket_count), comp);  // object ids are no longer needed
-  for (std::size_t group = 0; group < starts.size();) {
-    std::size_t group_end = group;
-    for (; group_end < starts.size() && starts[group_end].first == starts[group].first;
-         ++group_end) {
-      queue.Push(starts[group_end].second, key_of(starts[group_end].second));
-    }
-    group = group_end;
-    for (std::int32_t p = queue.Pop(); p >= 0; p = queue.Pop()) {
-      const std::int32_t l = label[p];
-      for (const std::int32_t offset : neighbours) {
-        const std::int32_t q = p + offset;
-        if (label[q] != 0) continue;
-        label[q] = l;
-        queue.Push(q, key_of(q));
-      }
-    }
+cv::Mat SeedMarkers(const cv::Mat& seed_probability, const cv::Mat& mask, double threshold,
+                    int min_area) {
+  if (seed_probability.empty()) return cv::Mat(seed_probability.size(), CV_32S);
+  cv::Mat seeds = ThresholdMask(seed_probability, threshold);
+  if (mask.size() != seeds.size()) return cv::Mat::zeros(seeds.size(), CV_32S);
+  cv::bitwise_and(seeds, ToBinary(mask), seeds);
+  cv::Mat labels;
+  cv::connectedComponents(seeds, labels, 8, CV_32S);
+  return Relabel(labels, min_area);
+}
+
+cv::Mat LabelWatershedFromMarkers(const cv::Mat& mask, const cv::Mat& markers,
+                                  const cv::Mat& relief) {
+  const cv::Mat binary = mask.type() == CV_8UC1 ? mask : ToBinary(mask);
+  if (binary.empty()) return cv::Mat(mask.size(), CV_32S);
+  const int rows = binary.rows, cols = binary.cols;
+  if (cv::countNonZero(binary) == 0) return cv::Mat::zeros(rows, cols, CV_32S);
+  const int pcols = cols + 2, prows = rows + 2;
+  const std::size_t pixel_count = static_cast<std::size_t>(pcols) * static_cast<std::size_t>(prows);
+  if (pixel_count > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    return LabelConnectedComponents(binary);
   }
 
-  return Relabel(label_mat(cv::Rect(1, 1, cols, rows)), 0);
+  // Seeds: marker values inside the mask, renumbered 1..K (one seed per value).
+  cv::Mat seeds = cv::Mat::zeros(rows, cols, CV_32S);
+  if (markers.size() == binary.size()) ToInt32Labels(markers).copyTo(seeds, binary);
+  seeds = Relabel(seeds, 0);
+  double max_seed = 0;
+  cv::minMaxLoc(seeds, nullptr, &max_seed);
+
+  const cv::Mat dist = PaddedSquaredDistance(binary);
+  const float* d = dist.ptr<float>();
+  cv::Mat padded_mask;
+  cv::copyMakeBorder(binary, padded_mask, 1, 1, 1, 1, cv::BORDER_CONSTANT, cv::Scalar(0));
+  cv::Mat components;  // CV_32S: object ids, later the bucket queue's links
+  const int component_count = cv::connectedComponents(padded_mask, components, 8, CV_32S);
+  std::int32_t* comp = components.ptr<std::int32_t>();
+
+  cv::Mat label_mat(prows, pcols, CV_32S);
+  std::int32_t* label = label_mat.ptr<std::int32_t>();
+  for (std::size_t i = 0; i < pixel_count; ++i) label[i] = d[i] > 0 ? 0 : -1;
+  std::vector<std::uint8_t> has_seed(static_cast<std::size_t>(component_count), 0);
+  std::vector<std::pair<std::int32_t, std::int32_t>> starts;  // (object, pixel) of every seed
+  for (int y = 0; y < rows; ++y) {
+    const auto* row = seeds.ptr<std::int32_t>(y);
+    for (int x = 0; x < cols; ++x) {
+      if (row[x] <= 0) continue;
+      const auto p = static_cast<std::int32_t>((y + 1) * pcols + x + 1);
+      label[p] = row[x];
+      has_seed[static_cast<std::size_t>(comp[p])] = 1;
+      starts.emplace_back(comp[p], p);
+    }
+  }
+  const auto seed_count = static_cast<std::int32_t>(max_seed);
+  if (!relief.empty() && relief.size() == binary.size() && relief.type() == CV_32FC1) {
+    cv::Mat padded_relief;
+    cv::copyMakeBorder(relief, padded_relief, 1, 1, 1, 1, cv::BORDER_CONSTANT, cv::Scalar(0));
+    const SeedPriority priority(padded_relief);
+    return FloodFromSeeds(dist, comp, component_count, has_seed, starts, seed_count, label_mat,
+                          priority.bucket_count(), priority);
+  }
+  const DistancePriority priority(dist);
+  return FloodFromSeeds(dist, comp, component_count, has_seed, starts, seed_count, label_mat,
+                        priority.bucket_count(), priority);
 }
 
 std::vector<ObjectMeasurement> MeasureObjects(const cv::Mat& labels, const cv::Mat& intensity) {
@@ -704,7 +868,8 @@ ImageSummary Summarize(const cv::Mat& labels, const std::vector<ObjectMeasuremen
 }
 
 Result<Segmentation> SegmentFromProbability(cv::Mat probability, const cv::Mat& image,
-                                            const PostprocessRecipe& recipe) {
+                                            const PostprocessRecipe& recipe,
+                                            const cv::Mat& seed_probability) {
   if (probability.empty()) return InvalidArgumentError("probability map is empty");
   if (probability.type() != CV_32FC1) {
     return InvalidArgumentError("probability map: expected CV_32FC1, got " +
@@ -725,6 +890,22 @@ Result<Segmentation> SegmentFromProbability(cv::Mat probability, const cv::Mat& 
                                 " must be at least 1 for watershed");
   }
 
+  const bool seeded = recipe.instances == InstanceMethod::kWatershed && recipe.seed_channel;
+  if (seeded && seed_probability.empty()) {
+    return InvalidArgumentError("postprocess seed_channel " + std::to_string(*recipe.seed_channel) +
+                                " is set, but no seed probability map was given");
+  }
+  if (seeded && seed_probability.type() != CV_32FC1) {
+    return InvalidArgumentError("seed probability map: expected CV_32FC1, got " +
+                                cv::typeToString(seed_probability.type()));
+  }
+  if (seeded && seed_probability.size() != probability.size()) {
+    return InvalidArgumentError(
+        "seed probability map " + std::to_string(seed_probability.cols) + "x" +
+        std::to_string(seed_probability.rows) + " does not match probability map " +
+        std::to_string(probability.cols) + "x" + std::to_string(probability.rows));
+  }
+
   cv::Mat mask = ThresholdMask(probability, recipe.threshold);
   mask = RemoveSmallObjects(mask, recipe.min_object_area);
   if (recipe.fill_holes) mask = FillHoles(mask);
@@ -738,11 +919,17 @@ Result<Segmentation> SegmentFromProbability(cv::Mat probability, const cv::Mat& 
     case InstanceMethod::kConnectedComponents:
       result.labels = LabelConnectedComponents(mask);
       break;
-    case InstanceMethod::kWatershed:
+    case InstanceMethod::kWatershed: {
+      const cv::Mat labels = seeded ? LabelWatershedFromMarkers(
+                                          mask,
+                                          SeedMarkers(seed_probability, mask, recipe.seed_threshold,
+                                                      recipe.min_seed_area),
+                                          seed_probability)
+                                    : LabelWatershed(mask, recipe.min_distance);
       // Watershed can cut slivers off an object, so small objects are removed again.
-      result.labels =
-          RemoveSmallLabels(LabelWatershed(mask, recipe.min_distance), recipe.min_object_area);
+      result.labels = RemoveSmallLabels(labels, recipe.min_object_area);
       break;
+    }
   }
   result.objects = MeasureObjects(result.labels, image);
   result.summary = Summarize(result.labels, result.objects);

@@ -275,9 +275,10 @@ class RecipeParser {
   Status Postprocess(const YAML::Node& node, PostprocessRecipe& post, TileRecipe& tile) const {
     if (!node) return Status::Ok();
     const std::string path = "postprocess";
-    ORBIT_RETURN_IF_ERROR(CheckMapping(node, path,
-                                       {"activation", "threshold", "background_class",
-                                        "min_object_area", "fill_holes", "instances", "tile"}));
+    ORBIT_RETURN_IF_ERROR(
+        CheckMapping(node, path,
+                     {"activation", "threshold", "foreground_channel", "background_class",
+                      "min_object_area", "fill_holes", "instances", "tile"}));
     if (node["activation"]) {
       ORBIT_ASSIGN_OR_RETURN(post.activation,
                              OneOf<Activation>(node["activation"], "postprocess.activation",
@@ -289,6 +290,18 @@ class RecipeParser {
       ORBIT_ASSIGN_OR_RETURN(post.threshold, Number(node["threshold"], "postprocess.threshold"));
       if (post.threshold < 0 || post.threshold > 1) {
         return Error(node["threshold"], "'postprocess.threshold' must be in [0, 1]");
+      }
+    }
+    if (node["foreground_channel"]) {
+      if (post.activation == Activation::kSoftmax) {
+        return Error(node["foreground_channel"],
+                     "'postprocess.foreground_channel' does not apply to activation 'softmax' "
+                     "(use background_class)");
+      }
+      ORBIT_ASSIGN_OR_RETURN(post.foreground_channel,
+                             Integer(node["foreground_channel"], "postprocess.foreground_channel"));
+      if (post.foreground_channel < 0) {
+        return Error(node["foreground_channel"], "'postprocess.foreground_channel' must be >= 0");
       }
     }
     if (node["background_class"]) {
@@ -310,8 +323,9 @@ class RecipeParser {
                              Boolean(node["fill_holes"], "postprocess.fill_holes"));
     }
     if (const YAML::Node instances = node["instances"]) {
-      ORBIT_RETURN_IF_ERROR(
-          CheckMapping(instances, "postprocess.instances", {"method", "min_distance"}));
+      ORBIT_RETURN_IF_ERROR(CheckMapping(
+          instances, "postprocess.instances",
+          {"method", "min_distance", "seed_channel", "seed_threshold", "min_seed_area"}));
       if (instances["method"]) {
         ORBIT_ASSIGN_OR_RETURN(
             post.instances,
@@ -328,6 +342,7 @@ class RecipeParser {
                        "'postprocess.instances.min_distance' must be >= 1");
         }
       }
+      ORBIT_RETURN_IF_ERROR(Seeds(instances, post));
     }
     if (const YAML::Node t = node["tile"]) {
       ORBIT_RETURN_IF_ERROR(CheckMapping(t, "postprocess.tile", {"size", "overlap"}));
@@ -342,6 +357,55 @@ class RecipeParser {
         return Error(t, "'postprocess.tile.size' (" + std::to_string(tile.size) +
                             ") must be greater than twice the overlap (" +
                             std::to_string(tile.overlap) + ")");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // postprocess.instances.seed_*: model-predicted watershed seeds.
+  Status Seeds(const YAML::Node& instances, PostprocessRecipe& post) const {
+    const std::string path = "postprocess.instances";
+    if (!instances["seed_channel"]) {
+      for (std::string_view key : {"seed_threshold", "min_seed_area"}) {
+        if (instances[std::string(key)]) {
+          return Error(instances[std::string(key)],
+                       "'" + Join(path, key) + "' needs '" + Join(path, "seed_channel") + "'");
+        }
+      }
+      return Status::Ok();
+    }
+    const YAML::Node channel = instances["seed_channel"];
+    if (post.instances != InstanceMethod::kWatershed) {
+      return Error(channel, "'" + Join(path, "seed_channel") + "' needs method 'watershed'");
+    }
+    if (post.activation == Activation::kSoftmax) {
+      return Error(channel, "'" + Join(path, "seed_channel") +
+                                "' needs activation 'sigmoid' or 'none', not 'softmax'");
+    }
+    ORBIT_ASSIGN_OR_RETURN(const int seed_channel, Integer(channel, Join(path, "seed_channel")));
+    if (seed_channel < 0) {
+      return Error(channel, "'" + Join(path, "seed_channel") + "' must be >= 0");
+    }
+    if (seed_channel == post.foreground_channel) {
+      return Error(channel, "'" + Join(path, "seed_channel") + "' (" +
+                                std::to_string(seed_channel) +
+                                ") must differ from 'postprocess.foreground_channel'");
+    }
+    post.seed_channel = seed_channel;
+    if (instances["seed_threshold"]) {
+      ORBIT_ASSIGN_OR_RETURN(post.seed_threshold,
+                             Number(instances["seed_threshold"], Join(path, "seed_threshold")));
+      if (post.seed_threshold < 0 || post.seed_threshold > 1) {
+        return Error(instances["seed_threshold"],
+                     "'" + Join(path, "seed_threshold") + "' must be in [0, 1]");
+      }
+    }
+    if (instances["min_seed_area"]) {
+      ORBIT_ASSIGN_OR_RETURN(post.min_seed_area,
+                             Integer(instances["min_seed_area"], Join(path, "min_seed_area")));
+      if (post.min_seed_area < 1) {
+        return Error(instances["min_seed_area"],
+                     "'" + Join(path, "min_seed_area") + "' must be >= 1");
       }
     }
     return Status::Ok();
@@ -391,6 +455,18 @@ class RecipeParser {
                                              " dimensions, expected 4 (NCHW)");
     }
     const std::int64_t classes = output.shape[1];
+    const PostprocessRecipe& post = recipe.postprocess;
+    if (classes > 0 && post.activation != Activation::kSoftmax &&
+        post.foreground_channel >= classes) {
+      return Error(root["postprocess"]["foreground_channel"],
+                   "'postprocess.foreground_channel' (" + std::to_string(post.foreground_channel) +
+                       ") is not one of the output's " + std::to_string(classes) + " channel(s)");
+    }
+    if (classes != -1 && post.seed_channel && *post.seed_channel >= classes) {
+      return Error(root["postprocess"]["instances"]["seed_channel"],
+                   "'postprocess.instances.seed_channel' (" + std::to_string(*post.seed_channel) +
+                       ") is not one of the output's " + std::to_string(classes) + " channel(s)");
+    }
     if (recipe.postprocess.activation == Activation::kSoftmax && classes != -1) {
       if (classes < 2) {
         return Error(output_node["shape"], "'outputs[0].shape' has " + std::to_string(classes) +

@@ -46,16 +46,40 @@ struct PreprocessRecipe {
 enum class Activation { kNone, kSigmoid, kSoftmax };
 enum class InstanceMethod { kNone, kConnectedComponents, kWatershed };
 
-// How the model's output becomes masks, instances and measurements.
+// How the model's output becomes masks, instances and measurements. orbit.yaml:
+//
+//   postprocess:
+//     activation: sigmoid      # none | sigmoid | softmax
+//     threshold: 0.5           # foreground = activation(channel) > threshold
+//     foreground_channel: 0    # sigmoid/none only: the channel holding the foreground score
+//     background_class: 0      # softmax only
+//     min_object_area: 0
+//     fill_holes: true
+//     instances:
+//       method: watershed      # none | connected_components | watershed
+//       min_distance: 4        # seed spacing when seeds come from the distance transform
+//       seed_channel: 1        # optional (watershed, sigmoid/none): seeds from this channel
+//       seed_threshold: 0.5    # only with seed_channel
+//       min_seed_area: 3       # only with seed_channel
+//     tile: {size: 512, overlap: 64}
 struct PostprocessRecipe {
   Activation activation = Activation::kSigmoid;
   // Sigmoid/none: foreground = p > threshold. Softmax: foreground = argmax != background_class.
   double threshold = 0.5;
+  // Sigmoid/none: the output channel holding the foreground score.
+  int foreground_channel = 0;
   int background_class = 0;
   int min_object_area = 0;  // pixels; smaller connected components are removed
   bool fill_holes = true;
   InstanceMethod instances = InstanceMethod::kWatershed;
-  int min_distance = 4;  // min distance between watershed seeds, pixels
+  int min_distance = 4;  // min distance between distance-transform watershed seeds, pixels
+  // Watershed seeds predicted by the model (e.g. cell cores): the 8-connected components of
+  // activation(seed_channel) > seed_threshold inside the foreground mask, those smaller than
+  // min_seed_area pixels ignored; the flood then follows that channel's probability. Unset:
+  // seeds are distance-transform maxima (min_distance) and the flood follows the distance.
+  std::optional<int> seed_channel;
+  double seed_threshold = 0.5;
+  int min_seed_area = 3;
 };
 
 // Tiled inference for images larger than `size` in either dimension.

@@ -102,11 +102,11 @@ TEST_F(ModelPackageTest, RefusesOutputNameThatContradictsModel) {
 
 TEST_F(ModelPackageTest, RefusesStaticDimensionThatContradictsModel) {
   auto package = LoadModelPackage(
-      PackageWithYamlEdit("p", "name: logits\n    datatype: FP32\n    shape: [-1, 1, -1, -1]",
-                          "name: logits\n    datatype: FP32\n    shape: [-1, 2, -1, -1]"));
+      PackageWithYamlEdit("p", "name: logits\n    datatype: FP32\n    shape: [-1, 2, -1, -1]",
+                          "name: logits\n    datatype: FP32\n    shape: [-1, 3, -1, -1]"));
   ASSERT_FALSE(package.ok());
-  EXPECT_NE(package.status().message().find("declared with shape [-1, 2, -1, -1] but the model has "
-                                            "[-1, 1, -1, -1]"),
+  EXPECT_NE(package.status().message().find("declared with shape [-1, 3, -1, -1] but the model has "
+                                            "[-1, 2, -1, -1]"),
             std::string::npos)
       << package.status().message();
 }
@@ -147,7 +147,7 @@ TEST_F(ModelPackageTest, InferFnRunsTheEngine) {
   ASSERT_TRUE(input.ok());
   auto output = package->MakeInferFn()(std::move(*input));
   ASSERT_TRUE(output.ok()) << output.status().ToString();
-  EXPECT_EQ(output->shape(), (Shape{1, 1, 32, 48}));
+  EXPECT_EQ(output->shape(), (Shape{1, 2, 32, 48}));
 }
 
 }  // namespace

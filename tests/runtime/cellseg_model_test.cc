@@ -43,7 +43,8 @@ TEST(CellsegModelTest, LoadsWithImageInputAndLogitsOutputAndRunsZeros) {
   ASSERT_EQ(outputs->size(), 1u);
   const Tensor& logits = (*outputs)[0];
   EXPECT_EQ(logits.dtype(), DType::kFloat32);
-  EXPECT_THAT(logits.shape(), ElementsAre(1, 1, 64, 64));
+  // Channel 0 = foreground logit, channel 1 = cell-core (watershed seed) logit.
+  EXPECT_THAT(logits.shape(), ElementsAre(1, 2, 64, 64));
   for (const float value : logits.data<float>()) ASSERT_TRUE(std::isfinite(value));
 }
 

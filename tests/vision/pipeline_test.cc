@@ -54,6 +54,37 @@ InferFn PointwiseModel(std::vector<Shape>* seen_inputs = nullptr) {
   return FakeModel([](float v, int, int, int, int) { return v * 10 - 5; }, seen_inputs);
 }
 
+// A [1, 2, H, W] FP32 output: channel 0 = foreground(...), channel 1 = seed(...).
+InferFn TwoChannelModel(PixelFn foreground, PixelFn seed,
+                        std::vector<Shape>* seen_inputs = nullptr) {
+  return [foreground = std::move(foreground), seed = std::move(seed),
+          seen_inputs](Tensor input) -> Result<Tensor> {
+    if (seen_inputs != nullptr) seen_inputs->push_back(input.shape());
+    const Shape& shape = input.shape();
+    const int height = static_cast<int>(shape[2]), width = static_cast<int>(shape[3]);
+    ORBIT_ASSIGN_OR_RETURN(Tensor output, Tensor::Zeros(DType::kFloat32, {1, 2, height, width}));
+    const auto in = input.data<float>();
+    auto out = output.data<float>();
+    const std::size_t plane = static_cast<std::size_t>(height) * static_cast<std::size_t>(width);
+    for (int y = 0; y < height; ++y) {
+      for (int x = 0; x < width; ++x) {
+        const std::size_t i = static_cast<std::size_t>(y) * static_cast<std::size_t>(width) +
+                              static_cast<std::size_t>(x);
+        out[i] = foreground(in[i], x, y, height, width);
+        out[plane + i] = seed(in[i], x, y, height, width);
+      }
+    }
+    return output;
+  };
+}
+
+ModelRecipe SeededRecipe(int tile = 256, int overlap = 32) {
+  ModelRecipe recipe = TestRecipe(tile, overlap);
+  recipe.postprocess.instances = InstanceMethod::kWatershed;
+  recipe.postprocess.seed_channel = 1;
+  return recipe;
+}
+
 cv::Mat TextureImage(int width, int height) {
   cv::Mat image(height, width, CV_16UC1);
   cv::RNG rng(1234);
@@ -149,6 +180,80 @@ TEST(SegmentationPipelineTest, TiledAndWholeImageProbabilitiesAreIdenticalForAPo
   EXPECT_GT(tiled_inputs.size(), 1u);
   EXPECT_EQ(tiled->size(), cv::Size(1100, 900));
   EXPECT_TRUE(BitwiseEqual(*tiled, *whole));
+}
+
+TEST(SegmentationPipelineTest, TiledAndWholeImageSeedMapsAreIdenticalForAPointwiseModel) {
+  const cv::Mat image = TextureImage(1100, 900);
+  const auto model = [](std::vector<Shape>* inputs) {
+    return TwoChannelModel([](float v, int, int, int, int) { return v * 10 - 5; },
+                           [](float v, int, int, int, int) { return v * 6 - 4; }, inputs);
+  };
+  std::vector<Shape> tiled_inputs, whole_inputs;
+  auto tiled = SegmentationPipeline(SeededRecipe(256, 32)).Maps(image, model(&tiled_inputs));
+  auto whole = SegmentationPipeline(SeededRecipe(2048, 32)).Maps(image, model(&whole_inputs));
+  ASSERT_TRUE(tiled.ok()) << tiled.status().ToString();
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(whole_inputs.size(), 1u);
+  EXPECT_GT(tiled_inputs.size(), 1u);
+  ASSERT_EQ(tiled->seed.size(), cv::Size(1100, 900));
+  ASSERT_EQ(tiled->seed.type(), CV_32FC1);
+  EXPECT_TRUE(BitwiseEqual(tiled->foreground, whole->foreground));
+  EXPECT_TRUE(BitwiseEqual(tiled->seed, whole->seed));
+  EXPECT_FALSE(BitwiseEqual(tiled->seed, tiled->foreground));  // really the other channel
+
+  // Without a seed channel there is no seed map.
+  auto plain = SegmentationPipeline(TestRecipe(256, 32)).Maps(image, model(nullptr));
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_TRUE(plain->seed.empty());
+  EXPECT_TRUE(BitwiseEqual(plain->foreground, tiled->foreground));
+}
+
+TEST(SegmentationPipelineTest, StitchedSeedMapKeepsEachTilesCentre) {
+  // As StitchedMapKeepsEachTilesCentre, on the seed channel: the same centre-cut rule.
+  ModelRecipe recipe = SeededRecipe(64, 16);
+  recipe.postprocess.activation = Activation::kNone;
+  const auto border_distance = [](float, int x, int y, int h, int w) {
+    return static_cast<float>(std::min({x, y, w - 1 - x, h - 1 - y}));
+  };
+  const cv::Mat image = TextureImage(200, 150);
+  auto maps = SegmentationPipeline(recipe).Maps(
+      image, TwoChannelModel([](float v, int, int, int, int) { return v; }, border_distance));
+  ASSERT_TRUE(maps.ok()) << maps.status().ToString();
+  for (int y = 0; y < image.rows; ++y) {
+    for (int x = 0; x < image.cols; ++x) {
+      const int to_image_border = std::min({x, y, image.cols - 1 - x, image.rows - 1 - y});
+      EXPECT_GE(maps->seed.at<float>(y, x), std::min(to_image_border, 8))
+          << "x=" << x << " y=" << y;
+    }
+  }
+}
+
+TEST(SegmentationPipelineTest, RunSplitsOneForegroundBlobAtPredictedSeeds) {
+  // One 60 x 24 bar (intensity 150) with two bright cores (250): the foreground channel sees
+  // one blob, the seed channel two cores, so the bar becomes two objects; the distance-transform
+  // watershed alone keeps it whole (its ridge is one plateau).
+  cv::Mat image(80, 200, CV_8UC1, cv::Scalar(10));
+  image(cv::Rect(40, 30, 60, 24)).setTo(150);
+  image(cv::Rect(48, 36, 10, 10)).setTo(250);
+  image(cv::Rect(80, 36, 10, 10)).setTo(250);
+  const auto model = TwoChannelModel([](float v, int, int, int, int) { return v * 10 - 5; },
+                                     [](float v, int, int, int, int) { return v * 10 - 8; });
+  for (const int tile : {64, 256}) {
+    ModelRecipe recipe = SeededRecipe(tile, 16);
+    recipe.preprocess.normalize = NormalizeMethod::kScale;
+    recipe.preprocess.scale = 1.0 / 255;
+    auto seeded = SegmentationPipeline(recipe).Run(image, model);
+    ASSERT_TRUE(seeded.ok()) << seeded.status().ToString();
+    EXPECT_EQ(seeded->objects.size(), 2u) << "tile " << tile;
+    EXPECT_NE(seeded->labels.at<int>(40, 52), seeded->labels.at<int>(40, 84));
+    EXPECT_EQ(seeded->labels.at<int>(40, 52), seeded->labels.at<int>(31, 41));
+    EXPECT_EQ(seeded->labels.at<int>(40, 84), seeded->labels.at<int>(52, 98));
+
+    recipe.postprocess.seed_channel.reset();
+    auto unseeded = SegmentationPipeline(recipe).Run(image, model);
+    ASSERT_TRUE(unseeded.ok()) << unseeded.status().ToString();
+    EXPECT_EQ(unseeded->objects.size(), 1u) << "tile " << tile;
+  }
 }
 
 TEST(SegmentationPipelineTest, RunsOneModelCallPerTileOfTheTileSize) {

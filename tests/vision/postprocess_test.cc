@@ -119,6 +119,49 @@ TEST(PostprocessTest, NoActivationReturnsRawChannelZeroOfRequestedItem) {
   EXPECT_EQ(p->at<float>(0, 1), 6.0f);
 }
 
+TEST(PostprocessTest, ForegroundProbabilityReadsTheConfiguredChannel) {
+  // 2 channels, 1×2: channel 0 = {ln 3, ln 3}, channel 1 = {0, -ln 3}.
+  const float ln3 = std::log(3.0f);
+  Tensor output = MakeOutput({1, 2, 1, 2}, {ln3, ln3, 0.0f, -ln3});
+  PostprocessRecipe recipe = RecipeWith(Activation::kSigmoid);
+  recipe.foreground_channel = 1;
+  auto p = ForegroundProbability(output, 0, recipe);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_FLOAT_EQ(p->at<float>(0, 0), 0.5f);
+  EXPECT_NEAR(p->at<float>(0, 1), 0.25f, 1e-6);
+
+  recipe.foreground_channel = 2;
+  auto r = ForegroundProbability(output, 0, recipe);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "model output [1, 2, 1, 2]: foreground channel 2 is out of range for 2 channel(s)");
+}
+
+TEST(PostprocessTest, SeedProbabilityIsTheSigmoidOfTheSeedChannel) {
+  // Batch of 2, 2 channels, 1×2: item 1 channel 1 is {ln 3, -ln 3}.
+  const float ln3 = std::log(3.0f);
+  Tensor output = MakeOutput({2, 2, 1, 2}, {9, 9, 9, 9, 9, 9, ln3, -ln3});
+  PostprocessRecipe recipe = RecipeWith(Activation::kSigmoid);
+  recipe.seed_channel = 1;
+  auto seed = SeedProbability(output, 1, recipe);
+  ASSERT_TRUE(seed.ok()) << seed.status().ToString();
+  ASSERT_EQ(seed->type(), CV_32F);
+  EXPECT_NEAR(seed->at<float>(0, 0), 0.75f, 1e-6);
+  EXPECT_NEAR(seed->at<float>(0, 1), 0.25f, 1e-6);
+
+  recipe.activation = Activation::kNone;
+  seed = SeedProbability(output, 1, recipe);
+  ASSERT_TRUE(seed.ok()) << seed.status().ToString();
+  EXPECT_EQ(seed->at<float>(0, 0), ln3);
+
+  recipe.seed_channel = 2;
+  EXPECT_EQ(SeedProbability(output, 0, recipe).status().message(),
+            "model output [2, 2, 1, 2]: seed channel 2 is out of range for 2 channel(s)");
+  recipe.seed_channel.reset();
+  EXPECT_EQ(SeedProbability(output, 0, recipe).status().message(),
+            "model output [2, 2, 1, 2]: the recipe declares no seed channel");
+}
+
 TEST(PostprocessTest, RejectsOutputsThatCannotHoldAProbability) {
   Tensor rank3 = MakeOutput({1, 2, 2}, {0, 0, 0, 0});
   auto r = ForegroundProbability(rank3, 0, RecipeWith(Activation::kSigmoid));
@@ -358,13 +401,167 @@ TEST(PostprocessTest, RemoveSmallLabelsDropsAndRenumbers) {
   EXPECT_EQ(all.at<int>(0, 5), 3);
 }
 
-// --- The whole chain -----------------------------------------------------------------------------
+// --- Seeded watershed ---------------------------------------------------------------------------
 
 cv::Mat ProbabilityFromMask(const cv::Mat& mask) {
   cv::Mat probability(mask.size(), CV_32F, cv::Scalar(0.1f));
   probability.setTo(0.9f, mask);
   return probability;
 }
+
+// A seed probability map: 0.9 inside the given filled discs ({x, y, radius}), 0.1 elsewhere.
+cv::Mat SeedMap(cv::Size size, const std::vector<cv::Vec3i>& discs) {
+  cv::Mat seed(size, CV_32F, cv::Scalar(0.1f));
+  for (const cv::Vec3i& d : discs) {
+    cv::circle(seed, {d[0], d[1]}, d[2], cv::Scalar(0.9f), cv::FILLED);
+  }
+  return seed;
+}
+
+PostprocessRecipe SeededRecipe() {
+  PostprocessRecipe recipe;
+  recipe.instances = InstanceMethod::kWatershed;
+  recipe.seed_channel = 1;
+  recipe.seed_threshold = 0.5;
+  recipe.min_seed_area = 3;
+  return recipe;
+}
+
+TEST(PostprocessTest, SeedMarkersAreSeedBlobsInsideTheMaskWithEnoughPixels) {
+  const cv::Mat mask = MaskFromText({
+      "######..",
+      "######..",
+      "######..",
+  });
+  cv::Mat seed(mask.size(), CV_32F, cv::Scalar(0.0f));
+  seed(cv::Rect(0, 0, 2, 2)).setTo(0.8f);  // 4 px inside: seed 1
+  seed.at<float>(2, 3) = 0.8f;             // 1 px inside: too small
+  seed(cv::Rect(5, 0, 3, 1)).setTo(0.8f);  // 1 px inside, 2 outside: too small once masked
+  seed.at<float>(2, 7) = 0.8f;             // outside only
+  const cv::Mat markers = SeedMarkers(seed, mask, 0.5, 2);
+  ASSERT_EQ(markers.type(), CV_32S);
+  const cv::Mat expected = (cv::Mat_<int>(3, 8) << 1, 1, 0, 0, 0, 0, 0, 0,  //
+                            1, 1, 0, 0, 0, 0, 0, 0,                         //
+                            0, 0, 0, 0, 0, 0, 0, 0);
+  EXPECT_EQ(cv::countNonZero(markers != expected), 0);
+  EXPECT_EQ(MaxLabel(SeedMarkers(seed, mask, 0.5, 1)), 3);
+}
+
+TEST(PostprocessTest, SeededWatershedSplitsTouchingDiscsWithTwoSeedBlobs) {
+  const cv::Mat mask = TouchingDiscs();
+  cv::Mat image(mask.size(), CV_8U, cv::Scalar(50));
+  const cv::Mat seed = SeedMap(mask.size(), {{22, 20, 4}, {40, 20, 4}});
+  auto result = SegmentFromProbability(ProbabilityFromMask(mask), image, SeededRecipe(), seed);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const cv::Mat& labels = result->labels;
+  ASSERT_EQ(result->summary.object_count, 2);
+  ExpectConsecutiveRasterOrder(labels);
+  EXPECT_EQ(cv::countNonZero((labels > 0) != mask), 0);
+  EXPECT_NE(labels.at<int>(20, 22), labels.at<int>(20, 40));
+  for (int y = 0; y < labels.rows; ++y) {
+    for (int x = 0; x < labels.cols; ++x) {
+      if (labels.at<int>(y, x) == 0) continue;
+      if (x <= 29) {
+        EXPECT_EQ(labels.at<int>(y, x), labels.at<int>(20, 22)) << x << "," << y;
+      }
+      if (x >= 33) {
+        EXPECT_EQ(labels.at<int>(y, x), labels.at<int>(20, 40)) << x << "," << y;
+      }
+    }
+  }
+}
+
+TEST(PostprocessTest, SeededWatershedKeepsTouchingDiscsWholeWithOneMergedSeedBlob) {
+  // The distance-transform watershed splits these discs; one seed blob spanning both centres
+  // says they are one object.
+  const cv::Mat mask = TouchingDiscs();
+  cv::Mat image(mask.size(), CV_8U, cv::Scalar(50));
+  cv::Mat seed = SeedMap(mask.size(), {});
+  seed(cv::Rect(20, 18, 23, 5)).setTo(0.9f);
+  auto result = SegmentFromProbability(ProbabilityFromMask(mask), image, SeededRecipe(), seed);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->summary.object_count, 1);
+  EXPECT_EQ(cv::countNonZero((result->labels > 0) != mask), 0);
+}
+
+TEST(PostprocessTest, SeededWatershedIgnoresSeedsOutsideTheForegroundAndTinySeeds) {
+  const cv::Mat mask = TouchingDiscs();
+  cv::Mat image(mask.size(), CV_8U, cv::Scalar(50));
+  // One real seed in the left disc; a blob in the background; a 1-px speck in the right disc
+  // (below min_seed_area 3).
+  cv::Mat seed = SeedMap(mask.size(), {{22, 20, 4}, {55, 5, 3}});
+  seed.at<float>(20, 40) = 0.9f;
+  auto result = SegmentFromProbability(ProbabilityFromMask(mask), image, SeededRecipe(), seed);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->summary.object_count, 1);
+  EXPECT_EQ(result->labels.at<int>(5, 55), 0);
+  EXPECT_EQ(cv::countNonZero((result->labels > 0) != mask), 0);
+}
+
+TEST(PostprocessTest, SeededWatershedStillLabelsForegroundWithoutASeed) {
+  cv::Mat mask = cv::Mat::zeros(40, 64, CV_8U);
+  cv::circle(mask, {12, 20}, 8, cv::Scalar(255), cv::FILLED);
+  cv::circle(mask, {48, 20}, 8, cv::Scalar(255), cv::FILLED);
+  cv::Mat image(mask.size(), CV_8U, cv::Scalar(50));
+  const cv::Mat seed = SeedMap(mask.size(), {{12, 20, 3}});  // only the left disc has a seed
+  auto result = SegmentFromProbability(ProbabilityFromMask(mask), image, SeededRecipe(), seed);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->summary.object_count, 2);
+  EXPECT_NE(result->labels.at<int>(20, 48), 0);
+  EXPECT_NE(result->labels.at<int>(20, 48), result->labels.at<int>(20, 12));
+  EXPECT_EQ(cv::countNonZero((result->labels > 0) != mask), 0);
+
+  // No seeds at all: every component is still one object.
+  const cv::Mat nothing = SeedMap(mask.size(), {});
+  EXPECT_EQ(MaxLabel(LabelWatershedFromMarkers(mask, SeedMarkers(nothing, mask, 0.5, 1))), 2);
+}
+
+TEST(PostprocessTest, SeededWatershedFloodsTheReliefMostProbableFirst) {
+  // Seeds at both disc centres. On the distance transform the cut runs through the neck
+  // (x = 31); a relief that is high everywhere left of x = 36 lets the left seed claim those
+  // pixels before the right seed grows into them.
+  const cv::Mat mask = TouchingDiscs();
+  const cv::Mat seed = SeedMap(mask.size(), {{22, 20, 4}, {40, 20, 4}});
+  const cv::Mat markers = SeedMarkers(seed, mask, 0.5, 1);
+  ASSERT_EQ(MaxLabel(markers), 2);
+
+  const cv::Mat by_distance = LabelWatershedFromMarkers(mask, markers);
+  EXPECT_EQ(by_distance.at<int>(20, 34), by_distance.at<int>(20, 40));
+
+  cv::Mat relief(mask.size(), CV_32F, cv::Scalar(0.1f));
+  relief(cv::Rect(0, 0, 36, mask.rows)).setTo(0.9f);
+  const cv::Mat by_relief = LabelWatershedFromMarkers(mask, markers, relief);
+  ASSERT_EQ(MaxLabel(by_relief), 2);
+  EXPECT_EQ(by_relief.at<int>(20, 34), by_relief.at<int>(20, 22));
+  EXPECT_EQ(by_relief.at<int>(20, 35), by_relief.at<int>(20, 22));
+  EXPECT_EQ(by_relief.at<int>(20, 36), by_relief.at<int>(20, 40));  // the right seed itself
+  EXPECT_EQ(cv::countNonZero((by_relief > 0) != mask), 0);
+}
+
+TEST(PostprocessTest, SegmentFromProbabilityNeedsAMatchingSeedMapWithASeedChannel) {
+  const cv::Mat mask = TouchingDiscs();
+  cv::Mat image(mask.size(), CV_8U, cv::Scalar(50));
+  const cv::Mat probability = ProbabilityFromMask(mask);
+  auto r = SegmentFromProbability(probability, image, SeededRecipe());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "postprocess seed_channel 1 is set, but no seed probability map was given");
+  r = SegmentFromProbability(probability, image, SeededRecipe(), cv::Mat(4, 4, CV_32F));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "seed probability map 4x4 does not match probability map 64x40");
+
+  // Without a seed channel a seed map is ignored: the distance-transform watershed decides.
+  PostprocessRecipe plain = SeededRecipe();
+  plain.seed_channel.reset();
+  cv::Mat merged = SeedMap(mask.size(), {});
+  merged(cv::Rect(20, 18, 23, 5)).setTo(0.9f);
+  auto unseeded = SegmentFromProbability(probability, image, plain, merged);
+  ASSERT_TRUE(unseeded.ok()) << unseeded.status().ToString();
+  EXPECT_EQ(unseeded->summary.object_count, 2);
+}
+
+// --- The whole chain -----------------------------------------------------------------------------
 
 TEST(PostprocessTest, SegmentFromProbabilityFollowsInstanceMethod) {
   cv::Mat mask = TouchingDiscs();

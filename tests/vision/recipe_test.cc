@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,51 @@ postprocess:
   EXPECT_EQ(recipe->postprocess.instances, InstanceMethod::kNone);
 }
 
+TEST(RecipeTest, ParsesForegroundAndSeedChannels) {
+  const std::string yaml = R"(name: cellseg
+inputs:  [{name: image, datatype: FP32, shape: [-1, 1, -1, -1]}]
+outputs: [{name: logits, datatype: FP32, shape: [-1, 3, -1, -1]}]
+postprocess:
+  activation: sigmoid
+  foreground_channel: 2
+  instances:
+    method: watershed
+    min_distance: 5
+    seed_channel: 0
+    seed_threshold: 0.7
+    min_seed_area: 4
+)";
+  auto recipe = ParseModelRecipe(yaml, "orbit.yaml");
+  ASSERT_TRUE(recipe.ok()) << recipe.status().ToString();
+  const PostprocessRecipe& post = recipe->postprocess;
+  EXPECT_EQ(post.foreground_channel, 2);
+  ASSERT_TRUE(post.seed_channel.has_value());
+  EXPECT_EQ(*post.seed_channel, 0);
+  EXPECT_EQ(post.seed_threshold, 0.7);
+  EXPECT_EQ(post.min_seed_area, 4);
+  EXPECT_EQ(post.min_distance, 5);
+}
+
+TEST(RecipeTest, SeedChannelIsOptionalWithDocumentedDefaults) {
+  auto plain = ParseModelRecipe(Minimal(), "orbit.yaml");
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(plain->postprocess.foreground_channel, 0);
+  EXPECT_FALSE(plain->postprocess.seed_channel.has_value());
+
+  // Dynamic channel dimension: any seed channel other than the foreground one is accepted.
+  auto seeded = ParseModelRecipe(
+      "name: m\n"
+      "inputs: [{name: x, datatype: FP32, shape: [-1, 1, -1, -1]}]\n"
+      "outputs: [{name: y, datatype: FP32, shape: [-1, -1, -1, -1]}]\n"
+      "postprocess: {instances: {seed_channel: 1}}\n",
+      "orbit.yaml");
+  ASSERT_TRUE(seeded.ok()) << seeded.status().ToString();
+  ASSERT_TRUE(seeded->postprocess.seed_channel.has_value());
+  EXPECT_EQ(*seeded->postprocess.seed_channel, 1);
+  EXPECT_EQ(seeded->postprocess.seed_threshold, PostprocessRecipe{}.seed_threshold);
+  EXPECT_EQ(seeded->postprocess.min_seed_area, PostprocessRecipe{}.min_seed_area);
+}
+
 TEST(RecipeTest, UnknownKeyNamesItsFullPathAndLine) {
   const std::string yaml = Minimal("preprocess:\n  normalise: {method: none}\n");
   auto recipe = ParseModelRecipe(yaml, "orbit.yaml");
@@ -153,6 +199,9 @@ struct BadRecipe {
   std::string yaml;
   std::string expected;  // substring of the message
 };
+
+// Printed by gtest (and so by ctest) in place of the struct's raw bytes.
+void PrintTo(const BadRecipe& recipe, std::ostream* os) { *os << recipe.label; }
 
 class RecipeValidationTest : public ::testing::TestWithParam<BadRecipe> {};
 
@@ -292,6 +341,50 @@ INSTANTIATE_TEST_SUITE_P(
                   "'postprocess.instances.method' is 'kmeans'"},
         BadRecipe{"ZeroMinDistance", Minimal("postprocess: {instances: {min_distance: 0}}\n"),
                   "'postprocess.instances.min_distance' must be >= 1"},
+        BadRecipe{"NegativeForegroundChannel", Minimal("postprocess: {foreground_channel: -1}\n"),
+                  "'postprocess.foreground_channel' must be >= 0"},
+        BadRecipe{"ForegroundChannelBeyondStaticChannels",
+                  Tensors("FP32", "[-1, 1, -1, -1]", "[-1, 2, -1, -1]") +
+                      "postprocess: {foreground_channel: 2}\n",
+                  "'postprocess.foreground_channel' (2) is not one of the output's 2 channel(s)"},
+        BadRecipe{"ForegroundChannelWithSoftmax",
+                  Minimal("postprocess: {activation: softmax, foreground_channel: 1}\n"),
+                  "'postprocess.foreground_channel' does not apply to activation 'softmax'"},
+        BadRecipe{"SeedChannelEqualsForegroundChannel",
+                  Minimal("postprocess: {foreground_channel: 1, instances: {seed_channel: 1}}\n"),
+                  "'postprocess.instances.seed_channel' (1) must differ from "
+                  "'postprocess.foreground_channel'"},
+        BadRecipe{"SeedChannelBeyondStaticChannels",
+                  Minimal("postprocess: {instances: {seed_channel: 1}}\n"),
+                  "'postprocess.instances.seed_channel' (1) is not one of the output's 1 "
+                  "channel(s)"},
+        BadRecipe{"NegativeSeedChannel", Minimal("postprocess: {instances: {seed_channel: -2}}\n"),
+                  "'postprocess.instances.seed_channel' must be >= 0"},
+        BadRecipe{"SeedChannelWithoutWatershed",
+                  Minimal("postprocess: {instances: {method: connected_components, "
+                          "seed_channel: 1}}\n"),
+                  "'postprocess.instances.seed_channel' needs method 'watershed'"},
+        BadRecipe{"SeedChannelWithSoftmax",
+                  Minimal("postprocess: {activation: softmax, instances: {seed_channel: 1}}\n"),
+                  "'postprocess.instances.seed_channel' needs activation 'sigmoid' or 'none'"},
+        BadRecipe{"SeedThresholdWithoutSeedChannel",
+                  Minimal("postprocess: {instances: {seed_threshold: 0.5}}\n"),
+                  "'postprocess.instances.seed_threshold' needs "
+                  "'postprocess.instances.seed_channel'"},
+        BadRecipe{"MinSeedAreaWithoutSeedChannel",
+                  Minimal("postprocess: {instances: {min_seed_area: 3}}\n"),
+                  "'postprocess.instances.min_seed_area' needs "
+                  "'postprocess.instances.seed_channel'"},
+        BadRecipe{"SeedThresholdOutOfRange",
+                  Tensors("FP32", "[-1, 1, -1, -1]", "[-1, 2, -1, -1]") +
+                      "postprocess: {instances: {seed_channel: 1, seed_threshold: 1.5}}\n",
+                  "'postprocess.instances.seed_threshold' must be in [0, 1]"},
+        BadRecipe{"ZeroMinSeedArea",
+                  Tensors("FP32", "[-1, 1, -1, -1]", "[-1, 2, -1, -1]") +
+                      "postprocess: {instances: {seed_channel: 1, min_seed_area: 0}}\n",
+                  "'postprocess.instances.min_seed_area' must be >= 1"},
+        BadRecipe{"UnknownSeedKey", Minimal("postprocess: {instances: {seed_chanel: 1}}\n"),
+                  "unknown key 'postprocess.instances.seed_chanel'"},
         BadRecipe{"TileNotLargerThanTwiceOverlap",
                   Minimal("postprocess: {tile: {size: 128, overlap: 64}}\n"),
                   "'postprocess.tile.size' (128) must be greater than twice the overlap (64)"},
@@ -331,6 +424,10 @@ TEST(RecipeTest, ShippedCellsegRecipeIsValid) {
   auto recipe = LoadModelRecipe(path);
   ASSERT_TRUE(recipe.ok()) << recipe.status().ToString();
   EXPECT_EQ(recipe->name, "cellseg");
+  // The shipped model predicts cell cores as watershed seeds on channel 1.
+  ASSERT_TRUE(recipe->postprocess.seed_channel.has_value());
+  EXPECT_EQ(*recipe->postprocess.seed_channel, 1);
+  EXPECT_EQ(recipe->outputs.front().shape, (Shape{-1, 2, -1, -1}));
 }
 
 }  // namespace
