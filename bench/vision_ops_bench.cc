@@ -4,6 +4,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "core/process.h"
 #include "vision/image_io.h"
 #include "vision/postprocess.h"
 #include "vision/preprocess.h"
@@ -79,11 +80,35 @@ void BM_SegmentFromProbability(benchmark::State& state) {
   recipe.min_object_area = 15;
   recipe.min_distance = 5;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(vision::SegmentFromProbability(Probability().clone(), Image(), recipe));
+    benchmark::DoNotOptimize(
+        vision::SegmentFromProbability(Probability().clone(), Image(), recipe));
   }
 }
 BENCHMARK(BM_SegmentFromProbability)->Unit(benchmark::kMillisecond);
 
+// The demo model's path: seeds from a second output channel (here: the eroded foreground).
+void BM_SegmentFromProbabilitySeeded(benchmark::State& state) {
+  vision::PostprocessRecipe recipe;
+  recipe.min_object_area = 15;
+  recipe.seed_channel = 1;
+  recipe.seed_threshold = 0.7;
+  recipe.min_seed_area = 8;
+  cv::Mat seed;
+  cv::erode(Probability(), seed, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(9, 9)));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        vision::SegmentFromProbability(Probability().clone(), Image(), recipe, seed));
+  }
+}
+BENCHMARK(BM_SegmentFromProbabilitySeeded)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  orbit::ConfigureAllocatorForLargeBuffers();  // as the orbit binary does
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,3 +1,7 @@
 #include "cli/cli.h"
+#include "core/process.h"
 
-int main(int argc, char** argv) { return orbit::cli::RunOrbit(argc, argv); }
+int main(int argc, char** argv) {
+  orbit::ConfigureAllocatorForLargeBuffers();
+  return orbit::cli::RunOrbit(argc, argv);
+}

@@ -19,13 +19,6 @@ std::string OutputName(const Tensor& output) {
   return "model output " + ShapeToString(output.shape());
 }
 
-double Sigmoid(double x) {
-  // Two branches so that exp never overflows.
-  if (x >= 0) return 1.0 / (1.0 + std::exp(-x));
-  const double e = std::exp(x);
-  return e / (1.0 + e);
-}
-
 // Single-channel CV_8U mask, 255 where `mask` (first channel, any depth) is non-zero.
 cv::Mat ToBinary(const cv::Mat& mask) {
   cv::Mat first = mask;
@@ -364,7 +357,12 @@ Result<cv::Mat> ChannelProbability(const Tensor& output, const OutputItem& item,
   cv::Mat probability(item.height, item.width, CV_32F);
   auto* out = probability.ptr<float>();  // freshly allocated, so continuous
   if (activation == Activation::kSigmoid) {
-    for (std::size_t i = 0; i < plane; ++i) out[i] = static_cast<float>(Sigmoid(in[i]));
+    // 1 / (1 + exp(-x)) with OpenCV's vectorised float exp: a scalar double exp per pixel cost
+    // ~10 ms per megapixel map. exp overflowing to +inf for very negative x still gives 0.
+    const cv::Mat logits(item.height, item.width, CV_32F, const_cast<float*>(in));
+    cv::exp(-logits, probability);
+    probability += 1.0f;
+    cv::divide(1.0, probability, probability);
   } else {
     std::copy(in, in + plane, out);
   }
@@ -374,7 +372,8 @@ Result<cv::Mat> ChannelProbability(const Tensor& output, const OutputItem& item,
 // The common end of both watersheds, on grids padded by one background pixel: gives every
 // object without a seed its deepest pixel (by `dist`), floods from `starts` ((object, pixel) of
 // every seed pixel, labels already set in `label_mat`) in order of `key_of(pixel)` (an integer
-// priority in [0, bucket_count), highest first) and returns the unpadded labels, renumbered.
+// priority in [0, bucket_count), highest first) and returns a view of the unpadded raw labels
+// (object ids > 0, not consecutive; background -1): callers renumber once, with Relabel.
 // `comp` (object ids per pixel) is reused as the queue's links, so it is clobbered.
 template <typename KeyFn>
 cv::Mat FloodFromSeeds(const cv::Mat& dist, std::int32_t* comp, int component_count,
@@ -382,15 +381,15 @@ cv::Mat FloodFromSeeds(const cv::Mat& dist, std::int32_t* comp, int component_co
                        std::vector<std::pair<std::int32_t, std::int32_t>>& starts,
                        std::int32_t seed_count, cv::Mat& label_mat, int bucket_count,
                        KeyFn key_of) {
-  const int pcols = dist.cols, prows = dist.rows;
+  const int pcols = label_mat.cols, prows = label_mat.rows;
   const std::size_t pixel_count = static_cast<std::size_t>(pcols) * static_cast<std::size_t>(prows);
-  const float* d = dist.ptr<float>();
   std::int32_t* label = label_mat.ptr<std::int32_t>();
   const std::int32_t neighbours[8] = {-pcols - 1, -pcols,    -pcols + 1, -1,
                                       1,          pcols - 1, pcols,      pcols + 1};
 
   // Every object gets at least one seed: its deepest pixel (first in raster order among ties).
   if (std::count(has_seed.begin() + 1, has_seed.end(), 0) > 0) {
+    const float* d = dist.ptr<float>();  // the caller computes it whenever an object is seedless
     std::vector<std::int32_t> deepest(static_cast<std::size_t>(component_count), -1);
     for (std::size_t i = 0; i < pixel_count; ++i) {
       const auto c = static_cast<std::size_t>(comp[i]);
@@ -430,7 +429,7 @@ cv::Mat FloodFromSeeds(const cv::Mat& dist, std::int32_t* comp, int component_co
     }
   }
 
-  return Relabel(label_mat(cv::Rect(1, 1, pcols - 2, prows - 2)), 0);
+  return label_mat(cv::Rect(1, 1, pcols - 2, prows - 2));
 }
 
 }  // namespace
@@ -563,7 +562,8 @@ cv::Mat RemoveSmallLabels(const cv::Mat& labels, int min_area) {
   return Relabel(ToInt32Labels(labels), min_area);
 }
 
-cv::Mat LabelWatershed(const cv::Mat& mask, int min_distance) {
+// LabelWatershed before renumbering (see FloodFromSeeds).
+static cv::Mat LabelWatershedRaw(const cv::Mat& mask, int min_distance) {
   const cv::Mat binary = mask.type() == CV_8UC1 ? mask : ToBinary(mask);
   if (binary.empty()) return cv::Mat(mask.size(), CV_32S);
   const int rows = binary.rows, cols = binary.cols;
@@ -688,8 +688,9 @@ cv::Mat SeedMarkers(const cv::Mat& seed_probability, const cv::Mat& mask, double
   return Relabel(labels, min_area);
 }
 
-cv::Mat LabelWatershedFromMarkers(const cv::Mat& mask, const cv::Mat& markers,
-                                  const cv::Mat& relief) {
+// LabelWatershedFromMarkers before renumbering (see FloodFromSeeds).
+static cv::Mat LabelWatershedFromMarkersRaw(const cv::Mat& mask, const cv::Mat& markers,
+                                            const cv::Mat& relief) {
   const cv::Mat binary = mask.type() == CV_8UC1 ? mask : ToBinary(mask);
   if (binary.empty()) return cv::Mat(mask.size(), CV_32S);
   const int rows = binary.rows, cols = binary.cols;
@@ -703,12 +704,15 @@ cv::Mat LabelWatershedFromMarkers(const cv::Mat& mask, const cv::Mat& markers,
   // Seeds: marker values inside the mask, renumbered 1..K (one seed per value).
   cv::Mat seeds = cv::Mat::zeros(rows, cols, CV_32S);
   if (markers.size() == binary.size()) ToInt32Labels(markers).copyTo(seeds, binary);
-  seeds = Relabel(seeds, 0);
   double max_seed = 0;
   cv::minMaxLoc(seeds, nullptr, &max_seed);
+  // Seed ids need not be consecutive (the result is renumbered once at the end), only small
+  // enough that the ids added for seedless objects cannot overflow.
+  if (max_seed > static_cast<double>(seeds.total())) {
+    seeds = Relabel(seeds, 0);
+    cv::minMaxLoc(seeds, nullptr, &max_seed);
+  }
 
-  const cv::Mat dist = PaddedSquaredDistance(binary);
-  const float* d = dist.ptr<float>();
   cv::Mat padded_mask;
   cv::copyMakeBorder(binary, padded_mask, 1, 1, 1, 1, cv::BORDER_CONSTANT, cv::Scalar(0));
   cv::Mat components;  // CV_32S: object ids, later the bucket queue's links
@@ -717,7 +721,8 @@ cv::Mat LabelWatershedFromMarkers(const cv::Mat& mask, const cv::Mat& markers,
 
   cv::Mat label_mat(prows, pcols, CV_32S);
   std::int32_t* label = label_mat.ptr<std::int32_t>();
-  for (std::size_t i = 0; i < pixel_count; ++i) label[i] = d[i] > 0 ? 0 : -1;
+  const std::uint8_t* inside = padded_mask.ptr<std::uint8_t>();
+  for (std::size_t i = 0; i < pixel_count; ++i) label[i] = inside[i] != 0 ? 0 : -1;
   std::vector<std::uint8_t> has_seed(static_cast<std::size_t>(component_count), 0);
   std::vector<std::pair<std::int32_t, std::int32_t>> starts;  // (object, pixel) of every seed
   for (int y = 0; y < rows; ++y) {
@@ -731,7 +736,14 @@ cv::Mat LabelWatershedFromMarkers(const cv::Mat& mask, const cv::Mat& markers,
     }
   }
   const auto seed_count = static_cast<std::int32_t>(max_seed);
-  if (!relief.empty() && relief.size() == binary.size() && relief.type() == CV_32FC1) {
+  const bool has_relief =
+      !relief.empty() && relief.size() == binary.size() && relief.type() == CV_32FC1;
+  // The distance map orders the flood without a relief and places the seed of a seedless
+  // object; when every object has a seed and the relief orders the flood, it is not needed.
+  const bool every_object_seeded = std::count(has_seed.begin() + 1, has_seed.end(), 0) == 0;
+  const cv::Mat dist =
+      has_relief && every_object_seeded ? cv::Mat() : PaddedSquaredDistance(binary);
+  if (has_relief) {
     cv::Mat padded_relief;
     cv::copyMakeBorder(relief, padded_relief, 1, 1, 1, 1, cv::BORDER_CONSTANT, cv::Scalar(0));
     const SeedPriority priority(padded_relief);
@@ -741,6 +753,15 @@ cv::Mat LabelWatershedFromMarkers(const cv::Mat& mask, const cv::Mat& markers,
   const DistancePriority priority(dist);
   return FloodFromSeeds(dist, comp, component_count, has_seed, starts, seed_count, label_mat,
                         priority.bucket_count(), priority);
+}
+
+cv::Mat LabelWatershed(const cv::Mat& mask, int min_distance) {
+  return Relabel(ToInt32Labels(LabelWatershedRaw(mask, min_distance)), 0);
+}
+
+cv::Mat LabelWatershedFromMarkers(const cv::Mat& mask, const cv::Mat& markers,
+                                  const cv::Mat& relief) {
+  return Relabel(ToInt32Labels(LabelWatershedFromMarkersRaw(mask, markers, relief)), 0);
 }
 
 std::vector<ObjectMeasurement> MeasureObjects(const cv::Mat& labels, const cv::Mat& intensity) {
@@ -920,12 +941,13 @@ Result<Segmentation> SegmentFromProbability(cv::Mat probability, const cv::Mat& 
       result.labels = LabelConnectedComponents(mask);
       break;
     case InstanceMethod::kWatershed: {
-      const cv::Mat labels = seeded ? LabelWatershedFromMarkers(
+      // Raw labels: RemoveSmallLabels renumbers them, once.
+      const cv::Mat labels = seeded ? LabelWatershedFromMarkersRaw(
                                           mask,
                                           SeedMarkers(seed_probability, mask, recipe.seed_threshold,
                                                       recipe.min_seed_area),
                                           seed_probability)
-                                    : LabelWatershed(mask, recipe.min_distance);
+                                    : LabelWatershedRaw(mask, recipe.min_distance);
       // Watershed can cut slivers off an object, so small objects are removed again.
       result.labels = RemoveSmallLabels(labels, recipe.min_object_area);
       break;
