@@ -484,7 +484,10 @@ class RecipeParser {
 
   Result<ModelRecipe> Parse(const YAML::Node& root) const {
     ORBIT_RETURN_IF_ERROR(CheckMapping(
-        root, "", {"name", "description", "inputs", "outputs", "preprocess", "postprocess"}));
+        root, "",
+        // `serving` (batching, instances, version policy) belongs to the serving layer, which
+        // parses and validates it from the same file; vision only lets it through.
+        {"name", "description", "inputs", "outputs", "preprocess", "postprocess", "serving"}));
     for (std::string_view required : {"name", "inputs", "outputs"}) {
       if (!root[std::string(required)]) {
         return Error(root, "'" + std::string(required) + "' is required");

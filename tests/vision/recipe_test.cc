@@ -83,6 +83,14 @@ TEST(RecipeTest, ParsesEveryFieldOfAFullRecipe) {
   EXPECT_EQ(recipe->tile.overlap, 32);
 }
 
+// The serving layer owns `serving:`; the vision parser must let it through untouched.
+TEST(RecipeTest, AcceptsServingSectionOwnedByTheServingLayer) {
+  auto recipe =
+      ParseModelRecipe(Minimal("serving: {max_batch_size: 8, anything: [1, 2]}\n"), "orbit.yaml");
+  ASSERT_TRUE(recipe.ok()) << recipe.status().ToString();
+  EXPECT_EQ(recipe->name, "m");
+}
+
 TEST(RecipeTest, OmittedSectionsKeepTheDocumentedDefaults) {
   auto recipe = ParseModelRecipe(Minimal(), "orbit.yaml");
   ASSERT_TRUE(recipe.ok()) << recipe.status().ToString();
