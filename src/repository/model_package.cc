@@ -124,23 +124,30 @@ Result<ModelPackage> LoadModelPackage(const fs::path& path, const runtime::Engin
   if (!fs::exists(path, ec)) {
     return NotFoundError("model '" + path.string() + "' does not exist");
   }
-  ModelPackage package;
+  fs::path model_path, recipe_path;
   if (fs::is_directory(path, ec)) {
-    package.recipe_path = path / "orbit.yaml";
+    recipe_path = path / "orbit.yaml";
     if (fs::exists(path / "model.onnx")) {
-      package.model_path = path / "model.onnx";
+      model_path = path / "model.onnx";
     } else if (auto versioned = LatestVersionModel(path)) {
-      package.model_path = *versioned;
+      model_path = *versioned;
     } else {
       return NotFoundError("model directory '" + path.string() +
                            "' has no model.onnx (nor <version>/model.onnx)");
     }
   } else {
-    package.model_path = path;
-    package.recipe_path = path.parent_path() / "orbit.yaml";
+    model_path = path;
+    recipe_path = path.parent_path() / "orbit.yaml";
   }
-  if (!fs::exists(package.recipe_path, ec)) package.recipe_path.clear();
+  if (!fs::exists(recipe_path, ec)) recipe_path.clear();
+  return LoadModelPackageFiles(model_path, recipe_path, options);
+}
 
+Result<ModelPackage> LoadModelPackageFiles(const fs::path& model_path, const fs::path& recipe_path,
+                                           const runtime::EngineOptions& options) {
+  ModelPackage package;
+  package.model_path = model_path;
+  package.recipe_path = recipe_path;
   std::optional<vision::ModelRecipe> recipe;
   if (!package.recipe_path.empty()) {
     ORBIT_ASSIGN_OR_RETURN(recipe, vision::LoadModelRecipe(package.recipe_path));

@@ -30,6 +30,12 @@ struct ModelPackage {
 Result<ModelPackage> LoadModelPackage(const std::filesystem::path& path,
                                       const runtime::EngineOptions& options = {});
 
+// The same from explicit files: a model repository keeps one orbit.yaml per model beside its
+// numbered version directories. An empty `recipe_path` means defaults.
+Result<ModelPackage> LoadModelPackageFiles(const std::filesystem::path& model_path,
+                                           const std::filesystem::path& recipe_path,
+                                           const runtime::EngineOptions& options = {});
+
 // InvalidArgument naming the first disagreement between the recipe's declared tensors and the
 // engine's (names, datatypes, ranks, static dimensions), or Ok.
 Status CheckRecipeMatchesEngine(const vision::ModelRecipe& recipe, const runtime::Engine& engine,
