@@ -27,6 +27,8 @@ int RunOrbit(int argc, char** argv) {
   add("predict", "Segment images: label PNG, overlay PNG and JSON per image", &RegisterPredict);
   add("evaluate", "Score a model against ground-truth instance masks", &RegisterEvaluate);
   add("bench", "Measure latency and throughput of model and full pipeline", &RegisterBench);
+  add("serve", "Serve a model repository over KServe v2 HTTP with dynamic batching and metrics",
+      &RegisterServe);
 
   try {
     app.parse(argc, argv);

@@ -17,5 +17,6 @@ using CommandFn = std::function<int()>;
 CommandFn RegisterPredict(CLI::App& app);
 CommandFn RegisterEvaluate(CLI::App& app);
 CommandFn RegisterBench(CLI::App& app);
+CommandFn RegisterServe(CLI::App& app);
 
 }  // namespace orbit::cli

@@ -62,7 +62,9 @@ Result<ModelServingConfig> ParseServingConfig(std::string_view yaml_text, std::s
   } catch (const YAML::Exception& e) {
     return InvalidArgumentError(where + ": serving: " + e.what());
   }
-  ORBIT_RETURN_IF_ERROR(scheduler::ValidateSchedulerOptions(where, config.scheduler));
+  if (Status s = scheduler::ValidateSchedulerOptions("serving", config.scheduler); !s.ok()) {
+    return s.WithContext(where);
+  }
   return config;
 }
 

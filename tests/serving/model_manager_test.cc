@@ -163,7 +163,9 @@ TEST_F(ModelManagerTest, ReloadAndUnloadNeverFailAcceptedRequests) {
       (r.ok() ? ok : failed)++;
       done[static_cast<std::size_t>(i)].set_value();
     });
-    if (i == 40) ASSERT_TRUE(manager->UnloadModel("seg").ok());
+    if (i == 40) {
+      ASSERT_TRUE(manager->UnloadModel("seg").ok());
+    }
     if (i >= 40) break;
   }
   for (int i = 0; i <= 40; ++i) done[static_cast<std::size_t>(i)].get_future().wait();
