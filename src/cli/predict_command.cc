@@ -37,19 +37,6 @@ double MillisecondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-// Labels as a 16-bit PNG, the format every image tool opens; refuses >65535 objects.
-Result<cv::Mat> LabelsTo16Bit(const cv::Mat& labels) {
-  double max_label = 0;
-  cv::minMaxLoc(labels, nullptr, &max_label);
-  if (max_label > 65535) {
-    return OutOfRangeError(std::to_string(static_cast<long>(max_label)) +
-                           " objects do not fit a 16-bit label PNG");
-  }
-  cv::Mat out;
-  labels.convertTo(out, CV_16U);
-  return out;
-}
-
 // A stem not used before in this run ("a", then "a-2", ...) so outputs never overwrite each other.
 std::string UniqueStem(const std::string& stem, std::set<std::string>& used) {
   std::string candidate = stem;
@@ -66,7 +53,7 @@ Result<nlohmann::json> PredictPage(const repository::ModelPackage& model,
   const auto start = std::chrono::steady_clock::now();
   ORBIT_ASSIGN_OR_RETURN(vision::Segmentation seg, model.pipeline->Run(page, infer));
   const double segment_ms = MillisecondsSince(start);
-  ORBIT_ASSIGN_OR_RETURN(cv::Mat labels16, LabelsTo16Bit(seg.labels));
+  ORBIT_ASSIGN_OR_RETURN(cv::Mat labels16, vision::LabelsTo16Bit(seg.labels));
 
   nlohmann::json record = vision::SegmentationToJson(seg);
   const fs::path labels_path = out_dir / (stem + ".labels.png");

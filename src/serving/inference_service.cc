@@ -375,15 +375,9 @@ void InferenceService::Segment(HttpRequest request, const std::string& model,
     if (!seg.ok()) return respond(ErrorResponse(seg.status()));
     HttpResponse r;
     if (want_png) {
-      double max_label = 0;
-      cv::minMaxLoc(seg->labels, nullptr, &max_label);
-      if (max_label > 65535) {
-        return respond(ErrorResponse(OutOfRangeError(std::to_string(static_cast<long>(max_label)) +
-                                                     " objects do not fit a 16-bit PNG")));
-      }
-      cv::Mat labels16;
-      seg->labels.convertTo(labels16, CV_16U);
-      auto png = vision::EncodePng(labels16);
+      auto labels16 = vision::LabelsTo16Bit(seg->labels);
+      if (!labels16.ok()) return respond(ErrorResponse(labels16.status()));
+      auto png = vision::EncodePng(*labels16);
       if (!png.ok()) return respond(ErrorResponse(png.status()));
       r.body = std::move(*png);
       r.content_type = "image/png";

@@ -736,4 +736,16 @@ Status WritePng(const std::filesystem::path& path, const cv::Mat& image) {
   return WriteFileAtomic(path, *png);
 }
 
+Result<cv::Mat> LabelsTo16Bit(const cv::Mat& labels) {
+  double max_label = 0;
+  if (!labels.empty()) cv::minMaxLoc(labels, nullptr, &max_label);
+  if (max_label > 65535) {
+    return OutOfRangeError(std::to_string(static_cast<long>(max_label)) +
+                           " objects do not fit a 16-bit label image");
+  }
+  cv::Mat out;
+  labels.convertTo(out, CV_16U);
+  return out;
+}
+
 }  // namespace orbit::vision

@@ -47,6 +47,10 @@ Result<std::vector<cv::Mat>> ReadImagePagesFile(const std::filesystem::path& pat
 Result<cv::Mat> ImageFromRaw(std::span<const std::byte> bytes, int width, int height, int channels,
                              DType dtype, std::string_view name);
 
+// Instance labels (any integer depth) as CV_16U, the depth label PNGs are written in; OutOfRange
+// when there are more than 65535 objects.
+Result<cv::Mat> LabelsTo16Bit(const cv::Mat& labels);
+
 // PNG bytes (8- or 16-bit, 1/3/4 channels).
 Result<std::string> EncodePng(const cv::Mat& image);
 Status WritePng(const std::filesystem::path& path, const cv::Mat& image);

@@ -786,3 +786,22 @@ TEST(ImageFromRawTest, RejectsInconsistentArrays) {
 
 }  // namespace
 }  // namespace orbit::vision
+
+namespace orbit::vision {
+namespace {
+
+TEST(LabelsTo16BitTest, ConvertsLabelsAndRefusesMoreThan65535Objects) {
+  cv::Mat labels(2, 2, CV_32S, cv::Scalar(0));
+  labels.at<int>(1, 1) = 65535;
+  auto ok = LabelsTo16Bit(labels);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->depth(), CV_16U);
+  EXPECT_EQ(ok->at<std::uint16_t>(1, 1), 65535);
+  labels.at<int>(0, 0) = 65536;
+  auto too_many = LabelsTo16Bit(labels);
+  EXPECT_EQ(too_many.status().code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(too_many.status().message(), "65536 objects do not fit a 16-bit label image");
+}
+
+}  // namespace
+}  // namespace orbit::vision
