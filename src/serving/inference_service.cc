@@ -106,6 +106,22 @@ std::unique_ptr<scheduler::SchedulerListener> MakeMetricsListener(InferenceMetri
   return std::make_unique<MetricsListener>(metrics.ForModel(model, std::to_string(version)));
 }
 
+Status CheckSpatialMultiple(const LoadedVersion& version, const std::vector<Tensor>& inputs) {
+  const auto& pre = version.pipeline->recipe().preprocess;
+  const std::int64_t m = pre.pad_to_multiple;
+  if (m <= 1 || inputs.empty() || inputs.front().shape().size() != 4) return Status::Ok();
+  const Shape& shape = inputs.front().shape();
+  const std::int64_t h = pre.channels_first ? shape[2] : shape[1];
+  const std::int64_t w = pre.channels_first ? shape[3] : shape[2];
+  if (h % m == 0 && w % m == 0) return Status::Ok();
+  return InvalidArgumentError("model '" + version.model + "': input '" +
+                              version.engine->inputs().front().name + "' is " + std::to_string(h) +
+                              " x " + std::to_string(w) +
+                              " (height x width); both must be multiples of " + std::to_string(m) +
+                              " (orbit.yaml preprocess.pad_to_multiple): pad the image, or use "
+                              "/segment, which pads for you");
+}
+
 InferenceService::InferenceService(ModelManager& models, InferenceMetrics metrics,
                                    MetricRegistry& registry, Options options)
     : models_(models),
@@ -309,6 +325,13 @@ void InferenceService::Infer(HttpRequest request, const std::string& model,
             InvalidArgumentError("model '" + model + "' has no input '" + in.name + "'")));
       }
     }
+  }
+  // Datatype and rank first (the scheduler checks them again at Submit), then the size rule.
+  if (Status s = loaded->engine->ValidateInputs(work.inputs); !s.ok()) {
+    return respond(ErrorResponse(s));
+  }
+  if (Status s = CheckSpatialMultiple(*loaded, work.inputs); !s.ok()) {
+    return respond(ErrorResponse(s));
   }
   // Outputs to return, with their binary flags, checked before running anything.
   const auto& engine_outputs = loaded->engine->outputs();

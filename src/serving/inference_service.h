@@ -25,6 +25,12 @@ std::unique_ptr<scheduler::SchedulerListener> MakeMetricsListener(InferenceMetri
                                                                   const std::string& model,
                                                                   std::int64_t version);
 
+// Checks what the ONNX model cannot declare but its orbit.yaml does: image inputs whose height
+// and width must be multiples of preprocess.pad_to_multiple (a U-Net's pooling depth). Returns
+// InvalidArgument naming the input and both sizes, so a client never sees an ONNX Runtime
+// "mismatched dimensions" error from deep inside the graph.
+Status CheckSpatialMultiple(const LoadedVersion& version, const std::vector<Tensor>& inputs);
+
 class InferenceService {
  public:
   struct Options {
