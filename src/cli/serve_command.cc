@@ -1,14 +1,16 @@
 // `orbit serve`: the data plane. Loads a model repository, answers the KServe v2 HTTP protocol
-// (plus /segment and the repository API) on --http-port and Prometheus metrics on
-// --metrics-port, polls the repository in poll mode, and on SIGTERM/SIGINT stops accepting,
-// drains what is in flight and exits 0.
+// (plus /segment and the repository API) on --http-port, KServe v2 gRPC on --grpc-port and
+// Prometheus metrics on --metrics-port, polls the repository in poll mode, and on SIGTERM/SIGINT
+// stops accepting, drains what is in flight and exits 0.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "serving/grpc_service.h"
 #include "serving/http_server.h"
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
@@ -23,6 +25,7 @@ struct ServeFlags {
   std::string repository;
   std::string address = "0.0.0.0";
   int http_port = 8000;
+  int grpc_port = 8001;
   int metrics_port = 8002;
   std::string model_control = "none";
   std::vector<std::string> load_models;
@@ -102,6 +105,13 @@ int RunServe(const ServeFlags& flags) {
   auto metrics_server = HttpServer::Start(
       metrics_http, [&service](HttpRequest r, Responder done) { service.HandleMetrics(r, done); });
   if (!metrics_server.ok()) return Fail(metrics_server.status());
+  const std::string grpc_address =
+      (flags.address.find(':') != std::string::npos ? "[" + flags.address + "]" : flags.address) +
+      ":" + std::to_string(flags.grpc_port);
+  serving::GrpcServerOptions grpc_options;
+  grpc_options.max_message_bytes = service_options.limits.max_body_bytes;
+  auto grpc_server = serving::GrpcInferenceServer::Start(grpc_address, **manager, m, grpc_options);
+  if (!grpc_server.ok()) return Fail(grpc_server.status());
 
   int ready = 0;
   for (const auto& entry : (*manager)->Index()) {
@@ -109,8 +119,9 @@ int RunServe(const ServeFlags& flags) {
   }
   std::cout << "orbit serve: " << ready << " model version(s) ready from '" << flags.repository
             << "'; HTTP on " << flags.address << ":" << (*server)->port() << ", metrics on "
-            << flags.address << ":" << (*metrics_server)->port() << " (model control "
-            << flags.model_control << ")" << std::endl;
+            << flags.address << ":" << (*metrics_server)->port() << ", gRPC on " << flags.address
+            << ":" << (*grpc_server)->port() << " (model control " << flags.model_control << ")"
+            << std::endl;
 
   while (true) {
     timespec wait{};
@@ -128,7 +139,13 @@ int RunServe(const ServeFlags& flags) {
     }
   }
   const auto drain = std::chrono::milliseconds(static_cast<long>(flags.drain_seconds * 1000));
+  const auto stop_by = std::chrono::steady_clock::now() + drain;
   (*server)->Stop(drain);
+  // The same drain window for both protocols, not one after the other.
+  (*grpc_server)
+      ->Shutdown(std::max(std::chrono::milliseconds(0),
+                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                              stop_by - std::chrono::steady_clock::now())));
   (*metrics_server)->Stop(std::chrono::milliseconds(0));
   (*manager)->Shutdown();
   std::cout << "orbit serve: stopped" << std::endl;
@@ -144,6 +161,8 @@ CommandFn RegisterServe(CLI::App& app) {
       ->required();
   app.add_option("--address", flags->address, "Address to listen on")->capture_default_str();
   app.add_option("--http-port", flags->http_port, "KServe v2 HTTP port (0 = any free port)")
+      ->capture_default_str();
+  app.add_option("--grpc-port", flags->grpc_port, "KServe v2 gRPC port (0 = any free port)")
       ->capture_default_str();
   app.add_option("--metrics-port", flags->metrics_port, "Prometheus metrics port")
       ->capture_default_str();
