@@ -49,7 +49,8 @@ if "$orbit" serve --help | grep -q -- '--grpc-port'; then args+=(--grpc-port 0);
 pids+=($!)
 line=""
 for _ in $(seq 300); do
-  line=$(head -n 1 "$work/orbit.out")
+  # The background job may not have created the file yet: an empty read, not a failure.
+  line=$(head -n 1 "$work/orbit.out" 2>/dev/null || true)
   [[ -n "$line" ]] && break
   kill -0 "${pids[0]}" 2>/dev/null || fail "orbit serve exited before its startup line"
   sleep 0.1

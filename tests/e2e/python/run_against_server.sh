@@ -43,7 +43,8 @@ server_pid=$!
 # The startup line, within 30 s (300 polls of 0.1 s).
 line=""
 for _ in $(seq 300); do
-  line=$(head -n 1 "$work/stdout")
+  # The background job may not have created the file yet: an empty read, not a failure.
+  line=$(head -n 1 "$work/stdout" 2>/dev/null || true)
   [[ -n "$line" ]] && break
   kill -0 "$server_pid" 2>/dev/null || fail "orbit serve exited before its startup line"
   sleep 0.1
