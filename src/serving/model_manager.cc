@@ -68,6 +68,18 @@ Result<ModelServingConfig> ParseServingConfig(std::string_view yaml_text, std::s
   return config;
 }
 
+namespace {
+
+// The serving section of DIR/<model>/orbit.yaml; defaults when the file is absent.
+Result<ModelServingConfig> ReadServingConfig(const fs::path& model_dir) {
+  const fs::path recipe_path = model_dir / "orbit.yaml";
+  if (!fs::exists(recipe_path)) return ModelServingConfig{};
+  ORBIT_ASSIGN_OR_RETURN(const std::string text, ReadFileBytes(recipe_path, 1 << 20));
+  return ParseServingConfig(text, recipe_path.string());
+}
+
+}  // namespace
+
 ModelManager::ModelManager(Options options) : options_(std::move(options)) {
   reaper_ = std::thread([this] { ReaperLoop(); });
 }
@@ -150,14 +162,9 @@ Status ModelManager::LoadLocked(const std::string& model) {
   };
 
   const fs::path recipe_path = dir / "orbit.yaml";
-  ModelServingConfig config;
-  if (fs::exists(recipe_path)) {
-    auto text = ReadFileBytes(recipe_path, 1 << 20);
-    if (!text.ok()) return fail(text.status());
-    auto parsed = ParseServingConfig(*text, recipe_path.string());
-    if (!parsed.ok()) return fail(parsed.status());
-    config = std::move(*parsed);
-  }
+  auto read_config = ReadServingConfig(dir);
+  if (!read_config.ok()) return fail(read_config.status());
+  const ModelServingConfig config = std::move(*read_config);
   const std::vector<std::int64_t> selected =
       repository::SelectVersions(found->second.versions, config.version_policy);
   if (selected.empty()) {
@@ -252,17 +259,12 @@ Status ModelManager::Poll() {
       std::lock_guard lock(mu_);
       auto it = models_.find(name);
       if (it != models_.end() && it->second.state == ModelState::kReady) {
-        ModelServingConfig config;
-        const fs::path recipe = options_.repository / name / "orbit.yaml";
-        if (auto text = ReadFileBytes(recipe, 1 << 20); text.ok()) {
-          if (auto parsed = ParseServingConfig(*text, recipe.string()); parsed.ok()) {
-            config = *parsed;
-          }
-        }
+        // An unreadable config counts as a change: the reload reports why.
+        const auto config = ReadServingConfig(options_.repository / name);
         std::vector<std::int64_t> loaded;
         for (const auto& [v, version] : it->second.versions) loaded.push_back(v);
-        changed =
-            loaded != repository::SelectVersions(on_disk.at(name).versions, config.version_policy);
+        changed = !config.ok() || loaded != repository::SelectVersions(on_disk.at(name).versions,
+                                                                       config->version_policy);
       } else if (it != models_.end() && !it->second.reason.empty()) {
         changed = true;  // retry a failed load
       }

@@ -4,6 +4,8 @@
 #
 #   tests/e2e/prometheus/scrape_test.sh build/orbit [/usr/bin/prometheus]
 set -euo pipefail
+# shellcheck source=../lib/startup_line.sh
+source "$(dirname "$0")/../lib/startup_line.sh"
 
 orbit=$(realpath "${1:?usage: scrape_test.sh PATH/TO/orbit [PATH/TO/prometheus]}")
 prometheus=${2:-/usr/bin/prometheus}
@@ -47,15 +49,8 @@ args=(--log-level warn serve --model-repository "$work/models" --address 127.0.0
 if "$orbit" serve --help | grep -q -- '--grpc-port'; then args+=(--grpc-port 0); fi
 "$orbit" "${args[@]}" >"$work/orbit.out" 2>"$work/orbit.err" &
 pids+=($!)
-line=""
-for _ in $(seq 300); do
-  # The background job may not have created the file yet: an empty read, not a failure.
-  line=$(head -n 1 "$work/orbit.out" 2>/dev/null || true)
-  [[ -n "$line" ]] && break
-  kill -0 "${pids[0]}" 2>/dev/null || fail "orbit serve exited before its startup line"
-  sleep 0.1
-done
-[[ -n "$line" ]] || fail "orbit serve printed no startup line within 30 s"
+line=$(wait_for_startup_line "$work/orbit.out" "${pids[0]}") ||
+  fail "orbit serve printed no startup line within 30 s (or it exited first)"
 http_port=$(sed -nE 's/.*HTTP on [^ ]+:([0-9]+).*/\1/p' <<<"$line")
 metrics_port=$(sed -nE 's/.*metrics on [^ ]+:([0-9]+).*/\1/p' <<<"$line")
 [[ -n "$http_port" && -n "$metrics_port" ]] || fail "cannot parse ports from: $line"

@@ -5,6 +5,8 @@
 #
 #   tests/e2e/python/run_against_server.sh build/orbit
 set -euo pipefail
+# shellcheck source=../lib/startup_line.sh
+source "$(dirname "$0")/../lib/startup_line.sh"
 
 orbit=$(realpath "${1:?usage: run_against_server.sh PATH/TO/orbit}")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,15 +43,8 @@ if "$orbit" serve --help | grep -q -- '--grpc-port'; then args+=(--grpc-port 0);
 server_pid=$!
 
 # The startup line, within 30 s (300 polls of 0.1 s).
-line=""
-for _ in $(seq 300); do
-  # The background job may not have created the file yet: an empty read, not a failure.
-  line=$(head -n 1 "$work/stdout" 2>/dev/null || true)
-  [[ -n "$line" ]] && break
-  kill -0 "$server_pid" 2>/dev/null || fail "orbit serve exited before its startup line"
-  sleep 0.1
-done
-[[ -n "$line" ]] || fail "no startup line within 30 s"
+line=$(wait_for_startup_line "$work/stdout" "$server_pid") ||
+  fail "no startup line within 30 s (or it exited first)"
 http_port=$(sed -nE 's/.*HTTP on [^ ]+:([0-9]+).*/\1/p' <<<"$line")
 grpc_port=$(sed -nE 's/.*gRPC on [^ ]+:([0-9]+).*/\1/p' <<<"$line")
 [[ -n "$http_port" ]] || fail "no HTTP port in the startup line: $line"
