@@ -22,6 +22,12 @@ void AddEngineFlags(CLI::App& command, EngineFlags& flags) {
       .add_option("--optimization", flags.optimization,
                   "Graph optimisation level: disabled, basic, extended, all")
       ->capture_default_str();
+  command
+      .add_option("--thread-spinning", flags.thread_spinning,
+                  "Whether ONNX Runtime's threads busy-wait between parallel sections: on "
+                  "(fastest when the model has the cores to itself) or off")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   command.add_flag("--require-provider", flags.require_provider,
                    "Fail instead of falling back when a requested provider is unavailable");
 }
@@ -31,6 +37,7 @@ Result<runtime::EngineOptions> ToEngineOptions(const EngineFlags& flags) {
   options.intra_op_threads = flags.intra_op_threads;
   options.inter_op_threads = flags.inter_op_threads;
   options.allow_provider_fallback = !flags.require_provider;
+  options.allow_spinning = flags.thread_spinning == "on";
   options.execution_providers.clear();
   std::stringstream list(flags.providers);
   for (std::string item; std::getline(list, item, ',');) {

@@ -16,6 +16,7 @@ struct EngineFlags {
   std::string providers = "cpu";
   std::string optimization = "all";
   bool require_provider = false;
+  std::string thread_spinning = "on";
 };
 
 void AddEngineFlags(CLI::App& command, EngineFlags& flags);

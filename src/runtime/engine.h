@@ -43,6 +43,10 @@ struct EngineOptions {
   int intra_op_threads = 0;  // 0 = ONNX Runtime's default (one per physical core)
   int inter_op_threads = 0;
   bool parallel_execution = false;  // ORT_PARALLEL between independent nodes
+  // Whether ORT's pool threads busy-wait for the next parallel section (ORT's default). Spinning
+  // is fastest when the model owns the cores; in a server the spinning threads steal CPU from the
+  // network threads that feed it.
+  bool allow_spinning = true;
   GraphOptimization optimization = GraphOptimization::kAll;
   // Tried in order, e.g. {"tensorrt", "cuda", "cpu"}. Names: cpu, cuda, tensorrt.
   std::vector<std::string> execution_providers = {"cpu"};

@@ -360,6 +360,9 @@ Ort::SessionOptions BaseSessionOptions(const EngineOptions& options) {
   session_options.SetInterOpNumThreads(options.inter_op_threads);
   session_options.SetExecutionMode(options.parallel_execution ? ORT_PARALLEL : ORT_SEQUENTIAL);
   session_options.SetGraphOptimizationLevel(ToOrtLevel(options.optimization));
+  const char* spinning = options.allow_spinning ? "1" : "0";
+  session_options.AddConfigEntry("session.intra_op.allow_spinning", spinning);
+  session_options.AddConfigEntry("session.inter_op.allow_spinning", spinning);
   return session_options;
 }
 
@@ -519,15 +522,15 @@ class OnnxEngine final : public Engine {
       // Run failures come back as Status; ORT's own error log line would only repeat them.
       Ort::RunOptions run_options;
       run_options.SetRunLogSeverityLevel(ORT_LOGGING_LEVEL_FATAL);
-      // ORT allocates the outputs (their shapes are known only after the run) and each is
-      // copied once into an owned Tensor, so results never point into ORT's allocator.
+      // ORT allocates the outputs (their shapes are known only after the run); each Tensor keeps
+      // its Ort::Value alive and points into it, so outputs are never copied here.
       std::vector<Ort::Value> results =
           session_.Run(run_options, input_names_.data(), values.data(), values.size(),
                        output_names_.data(), output_names_.size());
       std::vector<Tensor> outputs;
       outputs.reserve(results.size());
       for (std::size_t i = 0; i < results.size(); ++i) {
-        ORBIT_ASSIGN_OR_RETURN(Tensor output, ToTensor(outputs_[i].name, results[i]));
+        ORBIT_ASSIGN_OR_RETURN(Tensor output, ToTensor(outputs_[i].name, std::move(results[i])));
         outputs.push_back(std::move(output));
       }
       return outputs;
@@ -560,7 +563,7 @@ class OnnxEngine final : public Engine {
     return info;
   }
 
-  Result<Tensor> ToTensor(const std::string& output_name, const Ort::Value& value) const {
+  Result<Tensor> ToTensor(const std::string& output_name, Ort::Value value) const {
     const std::string what = Quoted(name_) + ": output '" + output_name + "'";
     if (!value.IsTensor()) return InternalError(what + " is not a tensor");
     const auto info = value.GetTensorTypeAndShapeInfo();
@@ -570,8 +573,10 @@ class OnnxEngine final : public Engine {
                            std::string(OrtElementTypeName(info.GetElementType())));
     }
     const std::size_t byte_count = info.GetElementCount() * DTypeSize(*dtype);
-    const auto* data = static_cast<const std::byte*>(value.GetTensorRawData());
-    return Tensor::CopyFrom(*dtype, info.GetShape(), {data, byte_count});
+    auto owner = std::make_shared<Ort::Value>(std::move(value));
+    auto* data = static_cast<std::byte*>(owner->GetTensorMutableRawData());
+    if (byte_count == 0) return Tensor::Zeros(*dtype, info.GetShape());
+    return Tensor::Share(*dtype, info.GetShape(), {data, byte_count}, std::move(owner));
   }
 
   const std::string name_;

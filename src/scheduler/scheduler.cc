@@ -111,6 +111,7 @@ Result<std::unique_ptr<ModelScheduler>> ModelScheduler::Create(
   std::unique_ptr<ModelScheduler> scheduler(new ModelScheduler(
       std::move(model), std::move(version), std::move(engine), std::move(options), listener));
   try {
+    scheduler->completer_ = std::thread([raw = scheduler.get()] { raw->CompleterLoop(); });
     for (int i = 0; i < scheduler->options_.instance_count; ++i) {
       scheduler->workers_.emplace_back([raw = scheduler.get()] { raw->WorkerLoop(); });
     }
@@ -121,6 +122,7 @@ Result<std::unique_ptr<ModelScheduler>> ModelScheduler::Create(
   for (const std::thread& worker : scheduler->workers_) {
     scheduler->worker_ids_.push_back(worker.get_id());
   }
+  scheduler->worker_ids_.push_back(scheduler->completer_.get_id());
   return scheduler;
 }
 
@@ -222,8 +224,8 @@ void ModelScheduler::WorkerLoop() {
     std::vector<Pending> expired;
     FormBatch(lock, batch, expired);
     forming_ = false;
-    const auto taken = static_cast<std::int64_t>(batch.size() + expired.size());
-    in_flight_ += taken;
+    const auto expired_count = static_cast<std::int64_t>(expired.size());
+    in_flight_ += static_cast<std::int64_t>(batch.size()) + expired_count;
     // Hand the forming role on; while stopping, every idle worker must look (to exit).
     if (stopping_) {
       idle_cv_.notify_all();
@@ -236,7 +238,31 @@ void ModelScheduler::WorkerLoop() {
     if (!batch.empty()) ExecuteBatch(std::move(batch));
     lock.lock();
 
-    in_flight_ -= taken;
+    in_flight_ -= expired_count;  // the batch's requests are counted down by the completer
+    if (queue_.empty() && in_flight_ == 0) drained_cv_.notify_all();
+  }
+}
+
+void ModelScheduler::CompleterLoop() {
+#ifdef __linux__
+  pthread_setname_np(pthread_self(), ("done-" + model_).substr(0, 15).c_str());
+#endif
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    completer_cv_.wait(lock, [this] { return !completions_.empty() || workers_done_; });
+    if (completions_.empty()) return;  // every worker has exited and nothing is left
+    Completion completion = std::move(completions_.front());
+    completions_.pop_front();
+    completions_cv_.notify_one();
+    lock.unlock();
+    for (std::size_t r = 0; r < completion.batch.size(); ++r) {
+      completion.timings[r].total = Clock::now() - completion.batch[r].enqueued;
+      Complete(completion.batch[r], std::move(completion.results[r]), completion.timings[r]);
+    }
+    const auto done = static_cast<std::int64_t>(completion.batch.size());
+    completion = Completion{};  // outputs released before the requests count as done
+    lock.lock();
+    in_flight_ -= done;
     if (queue_.empty() && in_flight_ == 0) drained_cv_.notify_all();
   }
 }
@@ -367,7 +393,7 @@ void ModelScheduler::ExecuteBatch(std::vector<Pending> batch) {
       for (std::size_t j = 0; j < tensors.size() && split.ok(); ++j) {
         std::int64_t offset = 0;
         for (std::size_t r = 0; r < batch.size() && split.ok(); ++r) {
-          Result<Tensor> slice = SliceBatch(tensors[j], offset, batch[r].items);
+          Result<Tensor> slice = ViewBatch(tensors[j], offset, batch[r].items);
           if (!slice.ok()) {
             split =
                 InternalError(prefix_ + ": cannot split output " +
@@ -391,14 +417,19 @@ void ModelScheduler::ExecuteBatch(std::vector<Pending> batch) {
       spdlog::error("{}: scheduler listener threw: {}", prefix_, e.what());
     }
   }
+  Completion completion;
+  completion.timings.resize(batch.size());
   for (std::size_t r = 0; r < batch.size(); ++r) {
-    RequestTiming timing;
-    timing.queue = started - batch[r].enqueued;
-    timing.compute = compute;
-    timing.total = Clock::now() - batch[r].enqueued;
-    timing.batch_size = total_items;
-    Complete(batch[r], std::move(results[r]), timing);
+    completion.timings[r].queue = started - batch[r].enqueued;
+    completion.timings[r].compute = compute;
+    completion.timings[r].batch_size = total_items;
   }
+  completion.batch = std::move(batch);
+  completion.results = std::move(results);
+  std::unique_lock<std::mutex> lock(mu_);
+  completions_cv_.wait(lock, [this] { return completions_.size() < kMaxPendingCompletions; });
+  completions_.push_back(std::move(completion));
+  completer_cv_.notify_one();
 }
 
 void ModelScheduler::FailExpired(std::vector<Pending> expired) {
@@ -475,6 +506,12 @@ Status ModelScheduler::Shutdown(std::chrono::milliseconds drain_timeout) {
   for (std::thread& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    workers_done_ = true;
+    completer_cv_.notify_all();
+  }
+  if (completer_.joinable()) completer_.join();
   joined_ = true;
   if (!cancelled.empty()) {
     return DeadlineExceededError(

@@ -12,11 +12,16 @@
 //    window to close, takes its batch out of the queue and gives up the role; the next idle
 //    worker then forms the following batch while the first one runs. So up to `instance_count`
 //    batches run Engine::Run concurrently on the shared engine (which must be thread-safe).
+//  - One more thread, the completer, runs the callbacks of executed batches, so that a worker
+//    starts on the next batch while the previous batch's responses are encoded and sent. At most
+//    kMaxPendingCompletions executed batches wait for it (bounded memory); a worker that would
+//    exceed that waits instead.
 //  - Engine::Run, the listener and every callback run with no scheduler lock held, so a callback
 //    may call Submit (or queue_depth) again. Lock order: the Shutdown mutex, then the queue mutex.
-//  - Callbacks run on a worker thread, or inline inside Submit when the request is rejected
-//    there. A callback must not call Shutdown or destroy the scheduler (Shutdown detects this and
-//    returns FailedPrecondition; the destructor cannot join its own thread and aborts).
+//  - Callbacks run on the completer thread, on a worker thread (requests that expired in the
+//    queue), or inline inside Submit when the request is rejected there. A callback must not call
+//    Shutdown or destroy the scheduler (Shutdown detects this and returns FailedPrecondition; the
+//    destructor cannot join its own thread and aborts).
 #pragma once
 
 #include <chrono>
@@ -151,10 +156,20 @@ class ModelScheduler {
                  std::shared_ptr<const runtime::Engine> engine, SchedulerOptions options,
                  SchedulerListener* listener);
 
+  // An executed batch whose callbacks the completer still has to run.
+  struct Completion {
+    std::vector<Pending> batch;
+    std::vector<Result<std::vector<Tensor>>> results;
+    std::vector<RequestTiming> timings;
+  };
+  static constexpr std::size_t kMaxPendingCompletions = 2;
+
   void WorkerLoop();
+  void CompleterLoop();
   // Under mu_: waits until a batch is due and takes it (and any expired requests) out of queue_.
   void FormBatch(std::unique_lock<std::mutex>& lock, std::vector<Pending>& batch,
                  std::vector<Pending>& expired);
+  // Runs the batch and queues its callbacks for the completer.
   void ExecuteBatch(std::vector<Pending> batch);
   void FailExpired(std::vector<Pending> expired);
   void Complete(Pending& request, Result<std::vector<Tensor>> result,
@@ -171,18 +186,23 @@ class ModelScheduler {
   const std::string prefix_;  // "model 'm'"
 
   mutable std::mutex mu_;
-  std::condition_variable idle_cv_;     // workers waiting to form the next batch
-  std::condition_variable forming_cv_;  // the worker forming a batch, waiting for requests
-  std::condition_variable drained_cv_;  // Shutdown, waiting for the queue to empty
-  std::deque<Pending> queue_;           // guarded by mu_; FIFO, size <= max_queue_size
-  bool forming_ = false;                // guarded by mu_; some worker is forming a batch
-  bool stopping_ = false;               // guarded by mu_; Shutdown has begun
-  std::int64_t in_flight_ = 0;          // guarded by mu_
+  std::condition_variable idle_cv_;         // workers waiting to form the next batch
+  std::condition_variable forming_cv_;      // the worker forming a batch, waiting for requests
+  std::condition_variable drained_cv_;      // Shutdown, waiting for the queue to empty
+  std::deque<Pending> queue_;               // guarded by mu_; FIFO, size <= max_queue_size
+  bool forming_ = false;                    // guarded by mu_; some worker is forming a batch
+  bool stopping_ = false;                   // guarded by mu_; Shutdown has begun
+  std::int64_t in_flight_ = 0;              // guarded by mu_
+  std::deque<Completion> completions_;      // guarded by mu_; size <= kMaxPendingCompletions
+  bool workers_done_ = false;               // guarded by mu_; every worker has exited
+  std::condition_variable completer_cv_;    // the completer, waiting for executed batches
+  std::condition_variable completions_cv_;  // a worker, waiting for room in completions_
 
   std::mutex shutdown_mu_;                   // serialises Shutdown; taken before mu_
   bool joined_ = false;                      // guarded by shutdown_mu_
   std::vector<std::thread> workers_;         // written by Create, joined by Shutdown
-  std::vector<std::thread::id> worker_ids_;  // immutable after Create
+  std::vector<std::thread::id> worker_ids_;  // immutable after Create (completer included)
+  std::thread completer_;                    // started by Create, joined by Shutdown
 };
 
 }  // namespace orbit::scheduler

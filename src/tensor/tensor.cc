@@ -124,17 +124,24 @@ Result<std::int64_t> CheckedCount(DType dtype, const Shape& shape, std::size_t b
 Result<Tensor> Tensor::Zeros(DType dtype, Shape shape) {
   ORBIT_ASSIGN_OR_RETURN(const std::int64_t count, ElementCount(shape));
   const std::size_t size = static_cast<std::size_t>(count) * DTypeSize(dtype);
-  auto owned = std::make_unique<std::byte[]>(size == 0 ? 1 : size);  // value-initialised = zeros
+  std::shared_ptr<std::byte[]> owned(new std::byte[size == 0 ? 1 : size]());  // zero-filled
   std::byte* data = owned.get();
   return Tensor(dtype, std::move(shape), count, std::move(owned), data);
 }
 
 Result<Tensor> Tensor::CopyFrom(DType dtype, Shape shape, std::span<const std::byte> bytes) {
   ORBIT_ASSIGN_OR_RETURN(const std::int64_t count, CheckedCount(dtype, shape, bytes.size()));
-  auto owned = std::make_unique_for_overwrite<std::byte[]>(bytes.empty() ? 1 : bytes.size());
+  std::shared_ptr<std::byte[]> owned(new std::byte[bytes.empty() ? 1 : bytes.size()]);
   if (!bytes.empty()) std::memcpy(owned.get(), bytes.data(), bytes.size());
   std::byte* data = owned.get();
   return Tensor(dtype, std::move(shape), count, std::move(owned), data);
+}
+
+Result<Tensor> Tensor::Share(DType dtype, Shape shape, std::span<std::byte> bytes,
+                             std::shared_ptr<void> storage) {
+  if (storage == nullptr) return InvalidArgumentError("a shared tensor needs its storage");
+  ORBIT_ASSIGN_OR_RETURN(const std::int64_t count, CheckedCount(dtype, shape, bytes.size()));
+  return Tensor(dtype, std::move(shape), count, std::move(storage), bytes.data());
 }
 
 Result<Tensor> Tensor::Borrow(DType dtype, Shape shape, std::span<std::byte> bytes) {
@@ -180,7 +187,10 @@ Result<Tensor> ConcatBatch(std::span<const Tensor> parts) {
     bytes += part.byte_size();
   }
   shape[0] = batch;
-  ORBIT_ASSIGN_OR_RETURN(Tensor out, Tensor::Zeros(first.dtype(), shape));
+  // Every byte is written below, so the buffer is not zero-filled first.
+  std::shared_ptr<std::byte[]> joined(new std::byte[bytes == 0 ? 1 : bytes]);
+  ORBIT_ASSIGN_OR_RETURN(
+      Tensor out, Tensor::Share(first.dtype(), std::move(shape), {joined.get(), bytes}, joined));
   std::byte* dst = out.bytes().data();
   for (const Tensor& part : parts) {
     if (part.byte_size() > 0) std::memcpy(dst, part.bytes().data(), part.byte_size());
@@ -204,6 +214,23 @@ Result<Tensor> SliceBatch(const Tensor& tensor, std::int64_t begin, std::int64_t
   return Tensor::CopyFrom(tensor.dtype(), std::move(shape),
                           tensor.bytes().subspan(static_cast<std::size_t>(begin) * item_bytes,
                                                  static_cast<std::size_t>(count) * item_bytes));
+}
+
+Result<Tensor> ViewBatch(const Tensor& tensor, std::int64_t begin, std::int64_t count) {
+  if (tensor.shape().empty()) return InvalidArgumentError("cannot slice a scalar");
+  const std::int64_t batch = tensor.shape()[0];
+  if (begin < 0 || count < 0 || begin + count > batch) {
+    return OutOfRangeError("slice [" + std::to_string(begin) + ", " +
+                           std::to_string(begin + count) + ") is outside a batch of " +
+                           std::to_string(batch));
+  }
+  Shape shape = tensor.shape();
+  shape[0] = count;
+  ORBIT_ASSIGN_OR_RETURN(const std::int64_t elements, ElementCount(shape));
+  const std::size_t item_bytes =
+      batch == 0 ? 0 : tensor.byte_size() / static_cast<std::size_t>(batch);
+  std::byte* data = tensor.data_ + static_cast<std::size_t>(begin) * item_bytes;
+  return Tensor(tensor.dtype(), std::move(shape), elements, tensor.storage_, data);
 }
 
 }  // namespace orbit

@@ -68,6 +68,8 @@ Result<std::int64_t> ElementCount(const Shape& shape);
 std::string ShapeToString(const Shape& shape);
 
 // Move-only; Clone() makes an owned deep copy. A borrowed tensor must not outlive its buffer.
+// Storage may be shared: Share() and ViewBatch() make views that keep a buffer alive without
+// copying it (an engine's output handed to each request of a batch); views of one buffer alias.
 class Tensor {
  public:
   Tensor() = default;
@@ -82,6 +84,9 @@ class Tensor {
   static Result<Tensor> CopyFrom(DType dtype, Shape shape, std::span<const std::byte> bytes);
   // Borrowed view of `bytes` (no copy); same size check as CopyFrom.
   static Result<Tensor> Borrow(DType dtype, Shape shape, std::span<std::byte> bytes);
+  // View of `bytes`, which lie inside memory kept alive by `storage` (no copy); same size check.
+  static Result<Tensor> Share(DType dtype, Shape shape, std::span<std::byte> bytes,
+                              std::shared_ptr<void> storage);
   // Owned tensor from typed values.
   template <typename T>
   static Result<Tensor> FromVector(Shape shape, const std::vector<T>& values) {
@@ -98,7 +103,8 @@ class Tensor {
   std::size_t byte_size() const {
     return static_cast<std::size_t>(element_count_) * DTypeSize(dtype_);
   }
-  bool is_owned() const { return owned_ != nullptr; }
+  // True when the tensor keeps its bytes alive itself (alone or together with views of them).
+  bool is_owned() const { return storage_ != nullptr; }
 
   std::span<std::byte> bytes() { return {data_, byte_size()}; }
   std::span<const std::byte> bytes() const { return {data_, byte_size()}; }
@@ -119,18 +125,19 @@ class Tensor {
   Status Reshape(Shape shape);
 
  private:
-  Tensor(DType dtype, Shape shape, std::int64_t count, std::unique_ptr<std::byte[]> owned,
+  Tensor(DType dtype, Shape shape, std::int64_t count, std::shared_ptr<void> storage,
          std::byte* data)
       : dtype_(dtype),
         shape_(std::move(shape)),
         element_count_(count),
-        owned_(std::move(owned)),
+        storage_(std::move(storage)),
         data_(data) {}
+  friend Result<Tensor> ViewBatch(const Tensor& tensor, std::int64_t begin, std::int64_t count);
 
   DType dtype_ = DType::kFloat32;
   Shape shape_;
   std::int64_t element_count_ = 0;
-  std::unique_ptr<std::byte[]> owned_;
+  std::shared_ptr<void> storage_;  // null for a borrowed tensor
   std::byte* data_ = nullptr;
 };
 
@@ -138,5 +145,8 @@ class Tensor {
 Result<Tensor> ConcatBatch(std::span<const Tensor> parts);
 // Owned copy of items [begin, begin + count) along dimension 0.
 Result<Tensor> SliceBatch(const Tensor& tensor, std::int64_t begin, std::int64_t count);
+// The same items without a copy: shares `tensor`'s storage (kept alive by the view), or borrows
+// like `tensor` does when it is borrowed.
+Result<Tensor> ViewBatch(const Tensor& tensor, std::int64_t begin, std::int64_t count);
 
 }  // namespace orbit

@@ -90,5 +90,52 @@ TEST(BatchTest, ConcatRejectsMismatchedTrailingDims) {
   EXPECT_NE(r.status().message().find("tensor 1"), std::string::npos);
 }
 
+TEST(BatchTest, ViewBatchSharesBytesAndOutlivesTheBatch) {
+  Tensor first_item;
+  Tensor second_item;
+  {
+    auto batch = Tensor::FromVector<float>({3, 2}, {1, 2, 3, 4, 5, 6});
+    ASSERT_TRUE(batch.ok());
+    auto first = ViewBatch(*batch, 0, 1);
+    auto rest = ViewBatch(*batch, 1, 2);
+    ASSERT_TRUE(first.ok() && rest.ok());
+    EXPECT_EQ(rest->bytes().data(), batch->bytes().data() + 2 * sizeof(float));  // no copy
+    first_item = std::move(first).value();
+    second_item = std::move(rest).value();
+  }  // the batch tensor is gone; the views keep its buffer alive
+  EXPECT_TRUE(first_item.is_owned());
+  EXPECT_EQ(first_item.shape(), (Shape{1, 2}));
+  EXPECT_EQ(std::vector<float>(second_item.data<float>().begin(), second_item.data<float>().end()),
+            (std::vector<float>{3, 4, 5, 6}));
+  EXPECT_EQ(first_item.data<float>()[1], 2.0f);
+}
+
+TEST(BatchTest, ViewBatchOfBorrowedTensorBorrowsAndChecksRange) {
+  std::vector<float> values{1, 2, 3, 4};
+  auto borrowed = Tensor::Borrow(DType::kFloat32, {4},
+                                 std::as_writable_bytes(std::span(values.data(), values.size())));
+  ASSERT_TRUE(borrowed.ok());
+  auto view = ViewBatch(*borrowed, 3, 1);
+  ASSERT_TRUE(view.ok());
+  EXPECT_FALSE(view->is_owned());
+  EXPECT_EQ(view->data<float>()[0], 4.0f);
+  EXPECT_EQ(ViewBatch(*borrowed, 3, 2).status().code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(ViewBatch(*borrowed, -1, 1).status().code(), StatusCode::kOutOfRange);
+}
+
+TEST(TensorTest, ShareKeepsStorageAliveAndChecksSize) {
+  auto storage = std::make_shared<std::vector<float>>(std::vector<float>{7, 8});
+  auto bytes = std::as_writable_bytes(std::span(storage->data(), storage->size()));
+  auto shared = Tensor::Share(DType::kFloat32, {2}, bytes, storage);
+  ASSERT_TRUE(shared.ok());
+  storage.reset();  // the tensor holds the last reference now
+  EXPECT_TRUE(shared->is_owned());
+  EXPECT_EQ(shared->data<float>()[1], 8.0f);
+  EXPECT_EQ(Tensor::Share(DType::kFloat32, {3}, bytes, std::make_shared<int>(0)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Tensor::Share(DType::kFloat32, {2}, bytes, nullptr).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace orbit
