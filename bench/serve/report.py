@@ -3,7 +3,8 @@
   /usr/bin/python3 bench/serve/report.py OUT_DIR [--threads 2] [--max-batch 8] [--preferred '4, 8']
                                                   [--max-queue-delay-us 2000]
 
-OUT_DIR holds raw_t{256,1024}.json (`orbit bench --format json`), res/<system>__<input>__c<N>.json
+OUT_DIR holds raw_t{256,1024}.json (`orbit bench --format json`), res/raw_adj__<system>__<input>__c<N>.json
+(the same, measured right before that served point), res/<system>__<input>__c<N>.json
 (one wrk run, from post_binary.lua), res/orbit_grpc__*.h2load.txt + .h2log (h2load stdout and
 per-request log), res/orbit_http__*.{before,after}.prom (metrics scraped around a run) and
 grpc_status.txt.
@@ -174,6 +175,7 @@ def main():
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     summary = {}
+    adjacent = {}
     for inp, label, size in INPUTS:
         for c in concs:
             rows = {s: load_point(out, s, inp, c, size) for s, _ in SYSTEMS}
@@ -195,6 +197,12 @@ def main():
                 if not r:
                     continue
                 pct = 100.0 * r["rps"] / lim_ips if lim_ips else None
+                adj_path = os.path.join(out, "res", f"raw_adj__{s}__{inp}__c{c}.json")
+                if os.path.exists(adj_path):  # the limit measured right before this point
+                    adj = raw_limit(load_json(adj_path), c)
+                    adj_ips = adj["model_only"]["images_per_second"]
+                    pct = 100.0 * r["rps"] / adj_ips
+                    adjacent[(s, inp, c)] = (adj_ips, adj["batch"])
                 vs_fa = r["rps"] / fa["rps"] if fa and fa["rps"] and s != "fastapi" else None
                 done = r["requests"] > 0  # no latency without a completed request
                 print(f"| {label} | {c} | {name} | {fmt(r['rps'], 2)} | {fmt(r['rps'], 2)} | "
@@ -205,6 +213,12 @@ def main():
             if lim:
                 summary[("raw", inp, c)] = lim
     print()
+    if adjacent:
+        print("% of (a) for orbit's tensor rows is against raw ONNX Runtime measured right before "
+              "that point (img/s, batch):")
+        for (s, inp, c), (ips, b) in sorted(adjacent.items()):
+            print(f"  {s} {inp} c={c}: {ips:.2f} (batch {b})")
+        print()
 
     # Dynamic batching at concurrency 16 (256x256 tensors): executions by batch size.
     delta = prom_delta(out, "orbit_http__t256__c16")

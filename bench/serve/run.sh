@@ -10,9 +10,9 @@
 #
 #   bench/serve/run.sh [BUILD_DIR]
 #   env: THREADS=2 DUR=6 DUR_BIG=10 CONCS="1 4 16 64" CONCS_BIG="1 4" CONCS_SEG="1 4 16 64"
-#        FA_DUR_BIG=15 RAW_SECONDS=3 MAX_BATCH=8 PREFERRED="4, 8" MAX_QUEUE_DELAY_US=2000
+#        FA_DUR_BIG=15 RAW_SECONDS=3 RAW_ADJ_SECONDS=2 MAX_BATCH=8 PREFERRED="4, 8" MAX_QUEUE_DELAY_US=2000
 #        BENCH_OUT=$BUILD/bench-serve
-# The whole run takes about 6 minutes with the defaults.
+# The whole run takes about 7 minutes with the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
@@ -26,6 +26,7 @@ CONCS_BIG=${CONCS_BIG:-"1 4"}
 CONCS_SEG=${CONCS_SEG:-"1 4 16 64"}
 FA_DUR_BIG=${FA_DUR_BIG:-15}  # FastAPI + PyTorch needs ~1.7 s per 1024x1024 image: more requests
 RAW_SECONDS=${RAW_SECONDS:-3}
+RAW_ADJ_SECONDS=${RAW_ADJ_SECONDS:-2}  # per batch size, next to each served tensor point
 MAX_BATCH=${MAX_BATCH:-8}
 PREFERRED=${PREFERRED:-"4, 8"}
 MAX_QUEUE_DELAY_US=${MAX_QUEUE_DELAY_US:-2000}
@@ -137,10 +138,22 @@ fi
 INFER=http://127.0.0.1:$HTTP_PORT/v2/models/cellseg/infer
 SEGMENT=http://127.0.0.1:$HTTP_PORT/v2/models/cellseg/segment
 
+# The limit measured right before a served point, with the server idle (its queue drained): this
+# machine's speed drifts by 10-20 % within minutes (shared host), so each served point is compared
+# with raw ONNX Runtime measured next to it -> $OUT/res/raw_adj__<system>__t<size>__c<conc>.json
+raw_adjacent() {  # system size conc
+  local sys=$1 s=$2 c=$3 batches=1
+  [[ $c -ge 4 ]] && batches=1,4
+  [[ $c -ge 8 && $s == 256 ]] && batches=1,4,8
+  "$ORBIT" bench --model "$MODEL" --batch "$batches" --image-size "${s}x${s}" --threads "$THREADS" \
+    --seconds "$RAW_ADJ_SECONDS" --format json >"$OUT/res/raw_adj__${sys}__t${s}__c$c.json"
+}
+
 orbit_tensor_point() {  # size conc seconds
   local s=$1 c=$2 secs=$3 hdr
   hdr="Inference-Header-Content-Length: $(cat "$OUT/t$s/kserve.hdr")"
   check_post "$INFER" "$OUT/t$s/kserve.bin" $((8 * s * s)) "$hdr"
+  raw_adjacent orbit_http "$s" "$c"
   scrape "$OUT/res/orbit_http__t${s}__c$c.before.prom"
   wrk_point "orbit_http__t${s}__c$c" "$INFER" "$OUT/t$s/kserve.bin" "$c" "$secs" "$hdr"
   scrape "$OUT/res/orbit_http__t${s}__c$c.after.prom"
@@ -195,6 +208,7 @@ if [[ $HAVE_GRPC == 1 ]]; then
     for c in $concs; do
       log "orbit gRPC ${s}x${s} c=$c"
       grpc_check "$s" || break
+      raw_adjacent orbit_grpc "$s" "$c"
       grpc_point "$s" "$c" "$secs"
     done
   done
