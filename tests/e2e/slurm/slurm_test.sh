@@ -37,12 +37,13 @@ free_port() {
 
 # munge with a private key and socket.
 mkdir -p "$T/munge"
-chmod 700 "$T/munge"
+chmod 755 "$T/munge"  # the socket's directory must be searchable; the key file itself is 0600
 mungekey --create --keyfile "$T/munge/munge.key" --force 2>/dev/null ||
   dd if=/dev/urandom of="$T/munge/munge.key" bs=1 count=1024 status=none
 chmod 600 "$T/munge/munge.key"
 munged --foreground --force --socket "$T/munge/munge.sock" --key-file "$T/munge/munge.key" \
-  --pid-file "$T/munge/munged.pid" --log-file "$T/munged.log" --seed-file "$T/munge/seed" &
+  --pid-file "$T/munge/munged.pid" --log-file "$T/munged.log" --seed-file "$T/munge/seed" \
+  > "$T/munged.stdout" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 50); do [ -S "$T/munge/munge.sock" ] && break; sleep 0.1; done
 [ -S "$T/munge/munge.sock" ] || { echo "munged did not start"; exit 1; }
