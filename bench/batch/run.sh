@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # orbit batch end-to-end throughput vs the raw batched model and vs a naive `orbit predict` loop.
-# Usage: bench/batch/run.sh [BUILD_DIR]   env: COUNT=2000 SIZE=1024 BATCH=8 WORKERS=2
+# Usage: bench/batch/run.sh [BUILD_DIR]   env: COUNT=2000 SIZE=1024 BATCH=8 WORKERS=2 BENCH_SECONDS=20
 #        NAIVE_COUNT=50 (the naive loop is timed on this many images and extrapolated)
 # Images are generated into $WORK (default a temp dir) and never committed.
 set -euo pipefail
@@ -39,7 +39,7 @@ PY
 
 echo "[bench/batch] (a) raw batched model throughput (orbit bench, model only, batch $BATCH)"
 "$ORBIT" bench --model "$MODEL" --batch "$BATCH" --image-size "${SIZE}x${SIZE}" \
-  --seconds 20 --format json > "$WORK/model.json"
+  --seconds "${BENCH_SECONDS:-20}" --format json > "$WORK/model.json"
 RAW=$(/usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); \
 print(r['results'][0]['model_only']['images_per_second'])" "$WORK/model.json")
 
