@@ -29,6 +29,8 @@ int RunOrbit(int argc, char** argv) {
   add("bench", "Measure latency and throughput of model and full pipeline", &RegisterBench);
   add("serve", "Serve a model repository over KServe v2 HTTP with dynamic batching and metrics",
       &RegisterServe);
+  add("batch", "Resumable, exactly-once batch inference over many images (local or Slurm)",
+      &RegisterBatch);
 
   try {
     app.parse(argc, argv);
