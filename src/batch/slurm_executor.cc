@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/file.h"
+#include "core/shell.h"
 
 extern char** environ;
 
@@ -16,18 +17,6 @@ namespace orbit::batch {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string ShellQuote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      q += "'\\''";
-    } else {
-      q += c;
-    }
-  }
-  return q + "'";
-}
 
 std::string Joined(const std::vector<std::string>& argv) {
   std::string out;

@@ -200,20 +200,8 @@ Result<Tensor> ConcatBatch(std::span<const Tensor> parts) {
 }
 
 Result<Tensor> SliceBatch(const Tensor& tensor, std::int64_t begin, std::int64_t count) {
-  if (tensor.shape().empty()) return InvalidArgumentError("cannot slice a scalar");
-  const std::int64_t batch = tensor.shape()[0];
-  if (begin < 0 || count < 0 || begin + count > batch) {
-    return OutOfRangeError("slice [" + std::to_string(begin) + ", " +
-                           std::to_string(begin + count) + ") is outside a batch of " +
-                           std::to_string(batch));
-  }
-  Shape shape = tensor.shape();
-  shape[0] = count;
-  const std::size_t item_bytes =
-      batch == 0 ? 0 : tensor.byte_size() / static_cast<std::size_t>(batch);
-  return Tensor::CopyFrom(tensor.dtype(), std::move(shape),
-                          tensor.bytes().subspan(static_cast<std::size_t>(begin) * item_bytes,
-                                                 static_cast<std::size_t>(count) * item_bytes));
+  ORBIT_ASSIGN_OR_RETURN(const Tensor view, ViewBatch(tensor, begin, count));
+  return view.Clone();
 }
 
 Result<Tensor> ViewBatch(const Tensor& tensor, std::int64_t begin, std::int64_t count) {

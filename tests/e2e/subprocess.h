@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "core/shell.h"
+
 namespace orbit::testing {
 
 struct CommandResult {
@@ -18,17 +20,7 @@ struct CommandResult {
   std::string err;
 };
 
-inline std::string ShellQuote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      q += "'\\''";
-    } else {
-      q += c;
-    }
-  }
-  return q + "'";
-}
+using ::orbit::ShellQuote;
 
 inline std::string OrbitBinary() { return std::string(ORBIT_BINARY_DIR) + "/orbit"; }
 
