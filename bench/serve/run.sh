@@ -10,9 +10,9 @@
 #
 #   bench/serve/run.sh [BUILD_DIR]
 #   env: THREADS=2 DUR=6 DUR_BIG=10 CONCS="1 4 16 64" CONCS_BIG="1 4" CONCS_SEG="1 4 16 64"
-#        FA_DUR_BIG=15 RAW_SECONDS=3 RAW_ADJ_SECONDS=2 MAX_BATCH=8 PREFERRED="4, 8" MAX_QUEUE_DELAY_US=2000
+#        FA_DUR_BIG=15 RAW_SECONDS=3 RAW_ADJ_SECONDS=2 SAT_ROUNDS=5 MAX_BATCH=8 PREFERRED="4, 8" MAX_QUEUE_DELAY_US=2000
 #        BENCH_OUT=$BUILD/bench-serve
-# The whole run takes about 7 minutes with the defaults.
+# The whole run takes about 11 minutes with the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
@@ -27,6 +27,7 @@ CONCS_SEG=${CONCS_SEG:-"1 4 16 64"}
 FA_DUR_BIG=${FA_DUR_BIG:-15}  # FastAPI + PyTorch needs ~1.7 s per 1024x1024 image: more requests
 RAW_SECONDS=${RAW_SECONDS:-3}
 RAW_ADJ_SECONDS=${RAW_ADJ_SECONDS:-2}  # per batch size, next to each served tensor point
+SAT_ROUNDS=${SAT_ROUNDS:-5}            # interleaved raw/served rounds for the saturation goal
 MAX_BATCH=${MAX_BATCH:-8}
 PREFERRED=${PREFERRED:-"4, 8"}
 MAX_QUEUE_DELAY_US=${MAX_QUEUE_DELAY_US:-2000}
@@ -214,6 +215,35 @@ if [[ $HAVE_GRPC == 1 ]]; then
   done
   [[ -f $OUT/grpc_status.txt ]] || echo "available" >"$OUT/grpc_status.txt"
 fi
+
+# --- the saturation goal, interleaved: raw ONNX Runtime and the served point alternate for
+# SAT_ROUNDS rounds at the highest concurrency, so that the host's drift hits both alike; the
+# report takes the median of the per-round ratios -> res/sat__[raw__]<system>__t<size>__c<conc>__r<k>
+sat_rounds() {  # system size conc served_seconds
+  local sys=$1 s=$2 c=$3 secs=$4 r hdr
+  hdr="Inference-Header-Content-Length: $(cat "$OUT/t$s/kserve.hdr")"
+  for r in $(seq 1 "$SAT_ROUNDS"); do
+    log "saturation round $r/$SAT_ROUNDS: $sys ${s}x${s} c=$c"
+    "$ORBIT" bench --model "$MODEL" --batch 1 --image-size "${s}x${s}" --threads "$THREADS" \
+      --seconds "$RAW_ADJ_SECONDS" --format json >"$OUT/res/sat__raw__${sys}__t${s}__c${c}__r$r.json"
+    if [[ $sys == orbit_http ]]; then
+      wrk_point "sat__${sys}__t${s}__c${c}__r$r" "$INFER" "$OUT/t$s/kserve.bin" "$c" "$secs" "$hdr"
+      check_post "$INFER" "$OUT/t$s/kserve.bin" $((8 * s * s)) "$hdr"  # drains the backlog
+    else
+      h2load -t1 -c"$c" -m1 -D"$secs" --data="$OUT/t$s/grpc.bin" \
+        -H "content-type: application/grpc" -H "te: trailers" \
+        --log-file="$OUT/res/sat__${sys}__t${s}__c${c}__r$r.h2log" "$GRPC_URL" \
+        >"$OUT/res/sat__${sys}__t${s}__c${c}__r$r.h2load.txt" 2>&1 || true
+      grpc_check "$s" || true
+    fi
+  done
+}
+SYSTEMS_SAT=(orbit_http)
+[[ $HAVE_GRPC == 1 ]] && SYSTEMS_SAT+=(orbit_grpc)
+for sys in "${SYSTEMS_SAT[@]}"; do
+  sat_rounds "$sys" 256 "${CONCS##* }" "$DUR"
+  sat_rounds "$sys" 1024 "${CONCS_BIG##* }" "$DUR_BIG"
+done
 kill "$ORBIT_PID"
 wait "$ORBIT_PID" 2>/dev/null || true
 
