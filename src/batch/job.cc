@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "batch/content_hash.h"
+#include "core/sha256.h"
 #include "core/file.h"
 #include "repository/model_repository.h"
 

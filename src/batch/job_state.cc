@@ -9,7 +9,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "batch/content_hash.h"
+#include "core/sha256.h"
 #include "batch/journal.h"
 #include "core/file.h"
 

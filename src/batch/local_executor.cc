@@ -17,7 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "batch/bounded_queue.h"
-#include "batch/content_hash.h"
+#include "core/sha256.h"
 #include "batch/journal.h"
 #include "batch/progress.h"
 #include "core/file.h"

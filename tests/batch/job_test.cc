@@ -9,7 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <sstream>
 
-#include "batch/content_hash.h"
+#include "core/sha256.h"
 #include "batch/job_state.h"
 #include "batch/journal.h"
 #include "batch/local_executor.h"
