@@ -37,4 +37,56 @@ BatchDecision DecideBatch(std::span<const std::int64_t> candidate_items,
   return {fit, false};
 }
 
+BatchSizeTuner::BatchSizeTuner(std::int64_t max_batch_size) {
+  for (std::int64_t level = 1; level < max_batch_size; level *= 2) levels_.push_back(level);
+  levels_.push_back(std::max<std::int64_t>(max_batch_size, 1));
+  per_item_ns_.assign(levels_.size(), 0.0);
+  samples_.assign(levels_.size(), 0);
+  measured_at_.assign(levels_.size(), 0);
+}
+
+std::size_t BatchSizeTuner::BestLevel() const {
+  std::size_t best = levels_.size() - 1;
+  for (std::size_t i = levels_.size(); i-- > 0;) {
+    // A smaller level must be clearly (3 %) cheaper per item to win: larger batches drain a
+    // queue with fewer engine calls, so ties go to them.
+    if (per_item_ns_[i] < per_item_ns_[best] * 0.97) best = i;
+  }
+  return best;
+}
+
+std::int64_t BatchSizeTuner::NextCap() {
+  if (levels_.size() == 1) return levels_.front();
+  ++decisions_;
+  for (std::size_t i = levels_.size(); i-- > 0;) {
+    if (samples_[i] < kSamplesPerLevel) return levels_[i];
+  }
+  const std::size_t best = BestLevel();
+  if (decisions_ % kExploreEvery == 0) {
+    std::size_t neighbour = best;
+    if (explore_down_ ? best > 0 : best + 1 == levels_.size()) {
+      neighbour = best - 1;
+    } else {
+      neighbour = best + 1;
+    }
+    explore_down_ = !explore_down_;
+    return levels_[neighbour];
+  }
+  return levels_[best];
+}
+
+void BatchSizeTuner::Record(std::int64_t items, std::chrono::nanoseconds compute) {
+  if (items < 1) return;
+  std::size_t level = 0;
+  while (level + 1 < levels_.size() && levels_[level + 1] <= items) ++level;
+  const double per_item = static_cast<double>(compute.count()) / static_cast<double>(items);
+  // A level not measured for a while (only explored now and then) starts afresh, so a change in
+  // the machine's behaviour is followed within a few explorations instead of being averaged away.
+  const bool stale = decisions_ - measured_at_[level] > 2 * kExploreEvery;
+  per_item_ns_[level] =
+      samples_[level] == 0 || stale ? per_item : 0.7 * per_item_ns_[level] + 0.3 * per_item;
+  ++samples_[level];
+  measured_at_[level] = decisions_;
+}
+
 }  // namespace orbit::scheduler

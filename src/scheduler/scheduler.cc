@@ -134,7 +134,8 @@ ModelScheduler::ModelScheduler(std::string model, std::string version,
       engine_(std::move(engine)),
       options_(std::move(options)),
       listener_(listener),
-      prefix_(Prefix(model_)) {}
+      prefix_(Prefix(model_)),
+      tuner_(options_.max_batch_size) {}
 
 ModelScheduler::~ModelScheduler() { (void)Shutdown(std::chrono::milliseconds::max()); }
 
@@ -270,6 +271,13 @@ void ModelScheduler::CompleterLoop() {
 void ModelScheduler::FormBatch(std::unique_lock<std::mutex>& lock, std::vector<Pending>& batch,
                                std::vector<Pending>& expired) {
   const bool batching = options_.max_batch_size > 1;
+  // The adaptive cap is decided once per batch; preferred sizes above it do not apply.
+  const std::int64_t cap =
+      options_.adaptive_batch_size ? tuner_.NextCap() : options_.max_batch_size;
+  std::vector<std::int64_t> preferred;
+  for (const std::int64_t size : options_.preferred_batch_sizes) {
+    if (size <= cap) preferred.push_back(size);
+  }
   std::vector<std::size_t> positions;
   std::vector<std::int64_t> items;
   for (;;) {
@@ -295,7 +303,9 @@ void ModelScheduler::FormBatch(std::unique_lock<std::mutex>& lock, std::vector<P
     positions.assign(1, 0);
     items.assign(1, queue_.front().items);
     std::int64_t total = items.front();
-    for (std::size_t i = 1; batching && i < queue_.size() && total < options_.max_batch_size; ++i) {
+    // A request larger than the adaptive cap still runs, alone.
+    const std::int64_t batch_cap = std::max(cap, queue_.front().items);
+    for (std::size_t i = 1; batching && i < queue_.size() && total < batch_cap; ++i) {
       if (!CanShareBatch(queue_.front().inputs, queue_[i].inputs)) continue;
       positions.push_back(i);
       items.push_back(queue_[i].items);
@@ -304,8 +314,7 @@ void ModelScheduler::FormBatch(std::unique_lock<std::mutex>& lock, std::vector<P
 
     const Clock::time_point window_end = queue_.front().enqueued + options_.max_queue_delay;
     const BatchDecision decision =
-        DecideBatch(items, options_.max_batch_size, options_.preferred_batch_sizes,
-                    /*window_closed=*/stopping_ || now >= window_end);
+        DecideBatch(items, batch_cap, preferred, /*window_closed=*/stopping_ || now >= window_end);
     if (decision.dispatch) {
       std::deque<Pending> kept;
       std::size_t next = 0;
@@ -427,6 +436,7 @@ void ModelScheduler::ExecuteBatch(std::vector<Pending> batch) {
   completion.batch = std::move(batch);
   completion.results = std::move(results);
   std::unique_lock<std::mutex> lock(mu_);
+  if (outputs.ok()) tuner_.Record(total_items, finished - started);
   completions_cv_.wait(lock, [this] { return completions_.size() < kMaxPendingCompletions; });
   completions_.push_back(std::move(completion));
   completer_cv_.notify_one();

@@ -41,6 +41,7 @@
 
 #include "core/status.h"
 #include "runtime/engine.h"
+#include "scheduler/batch_policy.h"
 #include "tensor/tensor.h"
 
 namespace orbit::scheduler {
@@ -63,6 +64,9 @@ struct SchedulerOptions {
   int instance_count = 1;
   // Queue timeout for requests that carry no deadline; 0 = none.
   std::chrono::milliseconds default_timeout{0};
+  // Cap batches at the size that measures fastest per item on this hardware (BatchSizeTuner),
+  // instead of always filling max_batch_size. Off: Triton's behaviour.
+  bool adaptive_batch_size = false;
 };
 
 // InvalidArgument naming the model and the knob when `options` is unusable.
@@ -193,6 +197,7 @@ class ModelScheduler {
   bool forming_ = false;                    // guarded by mu_; some worker is forming a batch
   bool stopping_ = false;                   // guarded by mu_; Shutdown has begun
   std::int64_t in_flight_ = 0;              // guarded by mu_
+  BatchSizeTuner tuner_;                    // guarded by mu_; used when adaptive_batch_size
   std::deque<Completion> completions_;      // guarded by mu_; size <= kMaxPendingCompletions
   bool workers_done_ = false;               // guarded by mu_; every worker has exited
   std::condition_variable completer_cv_;    // the completer, waiting for executed batches

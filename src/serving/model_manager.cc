@@ -30,9 +30,9 @@ Result<ModelServingConfig> ParseServingConfig(std::string_view yaml_text, std::s
     if (!serving) return config;
     if (!serving.IsMap()) return InvalidArgumentError(where + ": 'serving' must be a mapping");
     static const std::set<std::string> kKeys = {
-        "version_policy",     "max_batch_size", "preferred_batch_sizes",
-        "max_queue_delay_us", "max_queue_size", "instance_count",
-        "timeout_ms"};
+        "version_policy",     "max_batch_size",     "preferred_batch_sizes",
+        "max_queue_delay_us", "max_queue_size",     "instance_count",
+        "timeout_ms",         "adaptive_batch_size"};
     for (const auto& item : serving) {
       const std::string key = item.first.as<std::string>();
       if (kKeys.count(key) == 0) {
@@ -56,6 +56,9 @@ Result<ModelServingConfig> ParseServingConfig(std::string_view yaml_text, std::s
     }
     if (serving["max_queue_size"]) s.max_queue_size = serving["max_queue_size"].as<std::int64_t>();
     if (serving["instance_count"]) s.instance_count = serving["instance_count"].as<int>();
+    if (serving["adaptive_batch_size"]) {
+      s.adaptive_batch_size = serving["adaptive_batch_size"].as<bool>();
+    }
     if (serving["timeout_ms"]) {
       s.default_timeout = std::chrono::milliseconds(serving["timeout_ms"].as<std::int64_t>());
     }

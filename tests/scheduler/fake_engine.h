@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -75,7 +76,7 @@ class FakeEngine : public runtime::Engine {
       cv_.wait(lock, [this] { return gate_open_; });
       failure = failure_;
       extra_output_items = extra_output_items_;
-      delay = delay_;
+      delay = delay_for_items_ ? delay_for_items_(inputs[0].shape()[0]) : delay_;
     }
     if (delay.count() > 0) std::this_thread::sleep_for(delay);
     {
@@ -115,6 +116,11 @@ class FakeEngine : public runtime::Engine {
   void set_delay(std::chrono::microseconds delay) {
     std::lock_guard<std::mutex> lock(mu_);
     delay_ = delay;
+  }
+  // Run sleeps for delay(batch items) instead of the fixed delay: a cost model per batch size.
+  void set_delay_for_items(std::function<std::chrono::microseconds(std::int64_t)> delay) {
+    std::lock_guard<std::mutex> lock(mu_);
+    delay_for_items_ = std::move(delay);
   }
   void set_failure(Status status) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -162,6 +168,7 @@ class FakeEngine : public runtime::Engine {
   mutable int max_running_ = 0;
   bool gate_open_ = true;
   int concurrency_target_ = 0;
+  std::function<std::chrono::microseconds(std::int64_t)> delay_for_items_;  // guarded by mu_
   std::chrono::microseconds delay_{0};
   std::optional<Status> failure_;
   int extra_output_items_ = 0;

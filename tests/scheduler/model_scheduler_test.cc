@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -229,6 +230,66 @@ TEST_F(ModelSchedulerTest, FormsFullBatchesUnderConcurrentLoad) {
     EXPECT_EQ(Values((*result)[0]), (std::vector<float>{2.0f * id, 2.0f * id + 2}));
   }
   EXPECT_THAT(engine_->batch_sizes(), ElementsAre(8, 8, 8, 8));
+}
+
+// Keeps the queue deep from 4 client threads, each with 4 requests in flight (a new one as soon
+// as its oldest returns), and returns the batch sizes the engine saw.
+std::vector<std::int64_t> RunSaturated(ModelScheduler& scheduler, const FakeEngine& engine,
+                                       int requests_per_thread) {
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&scheduler, requests_per_thread, t] {
+      std::deque<std::unique_ptr<Call>> in_flight;
+      for (int sent = 0; sent < requests_per_thread || !in_flight.empty();) {
+        if (sent < requests_per_thread && in_flight.size() < 4) {
+          in_flight.push_back(std::make_unique<Call>());
+          scheduler.Submit(Request(Rows(1, 2, static_cast<float>(t))),
+                           in_flight.back()->Callback());
+          ++sent;
+          continue;
+        }
+        EXPECT_TRUE(in_flight.front()->Await().ok());
+        in_flight.pop_front();
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  std::vector<std::int64_t> sizes;
+  for (const Shape& shape : engine.run_shapes()) sizes.push_back(shape[0]);
+  return sizes;
+}
+
+TEST_F(ModelSchedulerTest, AdaptiveBatchSizeAvoidsBatchesThatCostMorePerItem) {
+  // Batching hurts on this "hardware": 1 item 2 ms, k > 1 items 6 ms each (3x the cost per item,
+  // a margin that sleep jitter on a loaded machine cannot close).
+  engine_->set_delay_for_items([](std::int64_t items) {
+    return std::chrono::microseconds(items == 1 ? 2000 : 6000 * items);
+  });
+  auto scheduler = MustCreate({.max_batch_size = 8,
+                               .max_queue_delay = 2ms,
+                               .max_queue_size = 64,
+                               .adaptive_batch_size = true});
+  const auto sizes = RunSaturated(*scheduler, *engine_, 60);
+  const std::vector<std::int64_t> settled(sizes.end() - sizes.size() / 2, sizes.end());
+  const auto singles = std::count(settled.begin(), settled.end(), 1);
+  EXPECT_GE(singles * 10, static_cast<std::int64_t>(settled.size()) * 8)
+      << "after warm-up most batches should be single requests; sizes: "
+      << ::testing::PrintToString(sizes);
+}
+
+TEST_F(ModelSchedulerTest, AdaptiveBatchSizeKeepsFullBatchesWhereBatchingPays) {
+  // Batching is nearly free: any batch takes 4 ms.
+  engine_->set_delay_for_items([](std::int64_t) { return std::chrono::microseconds(4000); });
+  auto scheduler = MustCreate({.max_batch_size = 8,
+                               .max_queue_delay = 2ms,
+                               .max_queue_size = 64,
+                               .adaptive_batch_size = true});
+  const auto sizes = RunSaturated(*scheduler, *engine_, 80);
+  const std::vector<std::int64_t> settled(sizes.end() - sizes.size() / 2, sizes.end());
+  const auto large =
+      std::count_if(settled.begin(), settled.end(), [](std::int64_t b) { return b >= 4; });
+  EXPECT_GE(large * 10, static_cast<std::int64_t>(settled.size()) * 7)
+      << "after warm-up most batches should be large; sizes: " << ::testing::PrintToString(sizes);
 }
 
 TEST_F(ModelSchedulerTest, MaxBatchSizeOneNeverBatches) {

@@ -177,7 +177,7 @@ TEST(ServingConfigTest, ParsesAndValidates) {
   auto config = ParseServingConfig(
       "name: m\nserving:\n  version_policy: latest:2\n  max_batch_size: 8\n"
       "  preferred_batch_sizes: [4, 8]\n  max_queue_delay_us: 1000\n  max_queue_size: 16\n"
-      "  instance_count: 2\n  timeout_ms: 500\n",
+      "  instance_count: 2\n  timeout_ms: 500\n  adaptive_batch_size: true\n",
       "orbit.yaml");
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->version_policy.latest_count, 2);
@@ -186,6 +186,9 @@ TEST(ServingConfigTest, ParsesAndValidates) {
   EXPECT_EQ(config->scheduler.max_queue_delay, std::chrono::microseconds(1000));
   EXPECT_EQ(config->scheduler.instance_count, 2);
   EXPECT_EQ(config->scheduler.default_timeout, std::chrono::milliseconds(500));
+  EXPECT_TRUE(config->scheduler.adaptive_batch_size);
+  EXPECT_FALSE(ParseServingConfig("name: m\n", "x")->scheduler.adaptive_batch_size);
+  EXPECT_FALSE(ParseServingConfig("serving:\n  adaptive_batch_size: sometimes\n", "x").ok());
   EXPECT_TRUE(ParseServingConfig("name: m\n", "x").ok());
   EXPECT_FALSE(ParseServingConfig("serving:\n  max_batch_size: 0\n", "x").ok());
   EXPECT_FALSE(ParseServingConfig("serving:\n  version_policy: newest\n", "x").ok());
