@@ -1,0 +1,55 @@
+// Post-training calibration: runs the FP32 model on pre-processed calibration inputs and derives,
+// for every activation the quantiser needs, the range [min, max] to map onto 8 bits.
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "tensor/tensor.h"
+
+namespace orbit::optimize {
+
+enum class CalibrationMethod { kMinMax, kPercentile, kEntropy };
+// "minmax", "percentile", "entropy"; anything else is InvalidArgument naming the choices.
+Result<CalibrationMethod> ParseCalibrationMethod(std::string_view name);
+std::string_view CalibrationMethodName(CalibrationMethod method);
+
+struct TensorRange {
+  float min = 0;
+  float max = 0;
+};
+using RangeTable = std::map<std::string, TensorRange>;
+
+struct CalibrationOptions {
+  CalibrationMethod method = CalibrationMethod::kMinMax;
+  double percentile = 99.999;  // kPercentile: the symmetric |x| percentile kept
+  int histogram_bins = 2048;   // kPercentile and kEntropy
+};
+
+// Accumulates values per tensor name over many batches and computes ranges with one method.
+class RangeCollector {
+ public:
+  explicit RangeCollector(CalibrationOptions options);
+  void Add(const std::string& tensor, std::span<const float> values);
+  Result<RangeTable> Compute() const;
+
+ private:
+  struct State;
+  CalibrationOptions options_;
+  std::map<std::string, std::shared_ptr<State>> states_;
+};
+
+// Runs `model` (FP32) in ONNX Runtime on each input (one Tensor per batch, fed to the model's only
+// float input) with the listed tensors exposed as extra outputs. `tensors` empty means every
+// activation the QDQ quantiser would quantise. InvalidArgument for an empty `inputs`.
+Result<RangeTable> Calibrate(const onnx::ModelProto& model, const std::vector<Tensor>& inputs,
+                             const std::vector<std::string>& tensors,
+                             const CalibrationOptions& options);
+
+}  // namespace orbit::optimize
