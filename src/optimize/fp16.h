@@ -3,6 +3,7 @@
 // Casts, and constants clamped to FP16's finite range.
 #pragma once
 
+#include <cstdint>
 #include <set>
 #include <string>
 
@@ -18,6 +19,12 @@ struct Fp16Options {
   std::set<std::string> block_ops = DefaultFp16BlockList();
   std::set<std::string> exclude_nodes;  // node names kept in FP32
 };
+
+// float32 -> float16 bits, rounding to nearest even; finite values beyond FP16's range clamp to
+// +-65504 (never inf), magnitudes below half the smallest subnormal (2^-25) become a signed zero,
+// inf and NaN stay inf and NaN.
+std::uint16_t FloatToHalf(float value);
+float HalfToFloat(std::uint16_t bits);
 
 // Fails (InvalidArgument) when the model has no float32 input.
 Result<TransformResult> ConvertToFp16(const onnx::ModelProto& model, const Fp16Options& options);

@@ -5,6 +5,7 @@
 #include <onnx/defs/shape_inference.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <cstring>
 #include <exception>
 #include <string>
 
@@ -106,6 +107,98 @@ ParameterStats CountParameters(const onnx::ModelProto& model) {
     stats.parameter_bytes += count * ElementSize(init.data_type());
   }
   return stats;
+}
+
+}  // namespace orbit::optimize
+
+namespace orbit::optimize {
+
+std::map<std::string, int> InferElemTypes(const onnx::ModelProto& model) {
+  std::map<std::string, int> types;
+  onnx::ModelProto copy = model;
+  try {
+    onnx::shape_inference::InferShapes(copy);
+  } catch (const std::exception&) {
+    // Partial information is still useful: fall back to what the model declares.
+  }
+  auto note = [&](const onnx::ValueInfoProto& info) {
+    if (info.type().has_tensor_type() && info.type().tensor_type().elem_type() != 0) {
+      types[info.name()] = info.type().tensor_type().elem_type();
+    }
+  };
+  const onnx::GraphProto& graph = copy.graph();
+  for (const auto& info : graph.input()) note(info);
+  for (const auto& info : graph.output()) note(info);
+  for (const auto& info : graph.value_info()) note(info);
+  for (const auto& init : graph.initializer()) types[init.name()] = init.data_type();
+  for (const auto& node : graph.node()) {
+    if (node.op_type() == "Constant" && node.output_size() == 1) {
+      for (const auto& attr : node.attribute()) {
+        if (attr.name() == "value" && attr.has_t()) types[node.output(0)] = attr.t().data_type();
+        if (attr.name() == "value_float" || attr.name() == "value_floats") {
+          types[node.output(0)] = onnx::TensorProto::FLOAT;
+        }
+      }
+    }
+  }
+  return types;
+}
+
+int DefaultOpset(const onnx::ModelProto& model) {
+  for (const auto& opset : model.opset_import()) {
+    if (opset.domain().empty() || opset.domain() == "ai.onnx") {
+      return static_cast<int>(opset.version());
+    }
+  }
+  return 0;
+}
+
+std::string NodeLabel(const onnx::NodeProto& node, int index) {
+  if (!node.name().empty()) return node.name();
+  return node.op_type() + "#" + std::to_string(index);
+}
+
+Result<std::vector<float>> FloatValues(const onnx::TensorProto& tensor) {
+  if (tensor.data_type() != onnx::TensorProto::FLOAT) {
+    return InvalidArgumentError("tensor '" + tensor.name() + "': expected float32, got type " +
+                                std::to_string(tensor.data_type()));
+  }
+  if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
+    return InvalidArgumentError("tensor '" + tensor.name() +
+                                "': external data is not supported (embed the weights)");
+  }
+  std::int64_t count = 1;
+  for (std::int64_t d : tensor.dims()) count *= d;
+  std::vector<float> values;
+  if (tensor.has_raw_data()) {
+    const std::string& raw = tensor.raw_data();
+    if (raw.size() != static_cast<std::size_t>(count) * sizeof(float)) {
+      return InvalidArgumentError("tensor '" + tensor.name() + "': raw_data holds " +
+                                  std::to_string(raw.size()) + " bytes for " +
+                                  std::to_string(count) + " floats");
+    }
+    values.resize(static_cast<std::size_t>(count));
+    std::memcpy(values.data(), raw.data(), raw.size());
+  } else {
+    values.assign(tensor.float_data().begin(), tensor.float_data().end());
+    if (static_cast<std::int64_t>(values.size()) != count) {
+      return InvalidArgumentError("tensor '" + tensor.name() + "': float_data holds " +
+                                  std::to_string(values.size()) + " values for " +
+                                  std::to_string(count) + " elements");
+    }
+  }
+  return values;
+}
+
+onnx::TensorProto MakeFloatTensor(const std::string& name, const std::vector<std::int64_t>& dims,
+                                  const std::vector<float>& values) {
+  onnx::TensorProto tensor;
+  tensor.set_name(name);
+  tensor.set_data_type(onnx::TensorProto::FLOAT);
+  for (std::int64_t d : dims) tensor.add_dims(d);
+  tensor.set_raw_data(
+      std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+  return tensor;
 }
 
 }  // namespace orbit::optimize

@@ -5,9 +5,12 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -27,5 +30,22 @@ struct ParameterStats {
   std::int64_t parameter_bytes = 0;
 };
 ParameterStats CountParameters(const onnx::ModelProto& model);
+
+// Graph helpers shared by the transforms (FP16, calibration, QDQ).
+
+// Element type (onnx::TensorProto::DataType) of every tensor the graph names: inputs, outputs,
+// initializers, Constant outputs and, through ONNX shape inference on a copy, intermediates.
+// Tensors whose type cannot be inferred are absent.
+std::map<std::string, int> InferElemTypes(const onnx::ModelProto& model);
+// Opset of the default ONNX domain ("" or "ai.onnx"); 0 when the model does not import it.
+int DefaultOpset(const onnx::ModelProto& model);
+// The node's name, or "<op_type>#<index>" when it has none (for messages and reports).
+std::string NodeLabel(const onnx::NodeProto& node, int index);
+// Values of a float32 tensor (float_data or raw_data); InvalidArgument for other types and for
+// external data.
+Result<std::vector<float>> FloatValues(const onnx::TensorProto& tensor);
+// A float32 / typed tensor with raw_data, for new initializers.
+onnx::TensorProto MakeFloatTensor(const std::string& name, const std::vector<std::int64_t>& dims,
+                                  const std::vector<float>& values);
 
 }  // namespace orbit::optimize
