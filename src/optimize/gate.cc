@@ -6,6 +6,10 @@
 namespace orbit::optimize {
 namespace {
 
+// IoU and throughput ratios are computed in floating point: 0.80 - 0.79 is 0.0100000000000000009,
+// which must still pass --max-accuracy-drop 0.01. Far below any difference that matters.
+constexpr double kTolerance = 1e-9;
+
 std::string Format(double value, int decimals) {
   char buffer[64];
   std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
@@ -32,7 +36,7 @@ GateDecision ApplyGate(const GateInput& input, const GateOptions& options) {
   decision.iou_drop = input.reference_iou - input.variant_iou;
   if (!std::isfinite(decision.iou_drop)) {
     decision.reasons.push_back("IoU could not be measured");
-  } else if (decision.iou_drop > options.max_accuracy_drop) {
+  } else if (decision.iou_drop > options.max_accuracy_drop + kTolerance) {
     decision.reasons.push_back("IoU drop " + Format(decision.iou_drop, 4) + " (" +
                                Format(input.reference_iou, 4) + " -> " +
                                Format(input.variant_iou, 4) + ") > --max-accuracy-drop " +
@@ -48,7 +52,7 @@ GateDecision ApplyGate(const GateInput& input, const GateOptions& options) {
   }
   if (first) {
     decision.reasons.push_back("speed was not measured");
-  } else if (!(decision.speedup >= options.min_speedup)) {
+  } else if (!(decision.speedup >= options.min_speedup - kTolerance)) {
     decision.reasons.push_back("speedup " + Format(decision.speedup, 2) + "x at batch " +
                                std::to_string(decision.slowest_batch) + " < --min-speedup " +
                                Format(options.min_speedup, 2) + "x");
