@@ -29,6 +29,8 @@ int RunOrbit(int argc, char** argv) {
   add("bench", "Measure latency and throughput of model and full pipeline", &RegisterBench);
   add("serve", "Serve a model repository over KServe v2 HTTP with dynamic batching and metrics",
       &RegisterServe);
+  add("optimize", "Write FP32-optimised, FP16 and INT8 variants of a model, measured and gated",
+      &RegisterOptimize);
 
   try {
     app.parse(argc, argv);

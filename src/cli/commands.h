@@ -18,5 +18,6 @@ CommandFn RegisterPredict(CLI::App& app);
 CommandFn RegisterEvaluate(CLI::App& app);
 CommandFn RegisterBench(CLI::App& app);
 CommandFn RegisterServe(CLI::App& app);
+CommandFn RegisterOptimize(CLI::App& app);
 
 }  // namespace orbit::cli
