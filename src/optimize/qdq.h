@@ -2,6 +2,10 @@
 // activations uint8 asymmetric from calibrated ranges, biases int32, with QuantizeLinear /
 // DequantizeLinear pairs placed where ONNX Runtime fuses them into integer kernels (QLinearConv,
 // QLinearMatMul, ...). Ops the quantiser does not handle stay FP32 and are listed.
+//
+// Measured with ONNX Runtime 1.29's CPU provider on the demo U-Net: every Conv (+ folded Relu)
+// becomes QLinearConv, Concat QLinearConcat and MaxPool a uint8 NhwcMaxPool; ConvTranspose has no
+// fused INT8 kernel there and runs in FP32 between its DQ and Q (other providers fuse it).
 #pragma once
 
 #include <set>

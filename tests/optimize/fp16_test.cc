@@ -68,6 +68,30 @@ TEST(ConvertToFp16, ComputesTheSameFunctionAsFp32InOnnxRuntime) {
   EXPECT_LT(testing::MaxAbsDiff((*expected)[0], (*actual)[0]), 2e-3f);
 }
 
+TEST(ConvertToFp16, ConvTransposeConcatGemmResizeMatchFp32InOnnxRuntime) {
+  struct Case {
+    onnx::ModelProto model;
+    Shape shape;
+  };
+  std::vector<Case> cases;
+  cases.push_back({testing::UNetBlock(), {1, 3, 16, 16}});
+  cases.push_back({testing::ResizePoolGemmMatMulAdd(), {4, 1, 4, 4}});
+  for (const Case& c : cases) {
+    auto converted = ConvertToFp16(c.model, {});
+    ASSERT_TRUE(converted.ok()) << converted.status().ToString();
+    Status checked = CheckOnnxModel(converted->model);
+    ASSERT_TRUE(checked.ok()) << checked.ToString();
+    EXPECT_TRUE(converted->kept_fp32.empty());
+    std::vector<Tensor> inputs;
+    inputs.push_back(RandomTensor(c.shape, 11));
+    auto expected = RunInOrt(c.model, inputs);
+    auto actual = RunInOrt(converted->model, inputs);
+    ASSERT_TRUE(expected.ok() && actual.ok()) << actual.status().ToString();
+    EXPECT_LT(testing::MaxAbsDiff((*expected)[0], (*actual)[0]),
+              5e-3f * std::max(1.0f, testing::MaxAbs((*expected)[0])));
+  }
+}
+
 TEST(ConvertToFp16, KeepsInputsAndOutputsFp32WithCastsAtTheEdges) {
   auto converted = ConvertToFp16(ConvSoftmaxModel(), {});
   ASSERT_TRUE(converted.ok()) << converted.status().ToString();

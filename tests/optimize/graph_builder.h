@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -202,6 +204,52 @@ inline const onnx::TensorProto* InitializerNamed(const onnx::ModelProto& model,
     if (init.name() == name) return &init;
   }
   return nullptr;
+}
+
+// x -> Conv(3x3) -> Relu -> MaxPool -> Conv(1x1) -> Relu -> ConvTranspose(2x2, stride 2)
+//   -> Concat(with the first Relu) -> Conv(1x1) -> y
+inline onnx::ModelProto UNetBlock() {
+  GraphBuilder b;
+  b.Input("x", {1, 3, 16, 16}).Output("y", {1, 2, 16, 16});
+  b.RandomInitializer("w1", {8, 3, 3, 3}, 1).RandomInitializer("b1", {8}, 2, 0.1f);
+  b.RandomInitializer("w2", {16, 8, 1, 1}, 3).RandomInitializer("b2", {16}, 4, 0.1f);
+  b.RandomInitializer("wt", {16, 8, 2, 2}, 5).RandomInitializer("bt", {8}, 6, 0.1f);
+  b.RandomInitializer("w3", {2, 16, 1, 1}, 7).RandomInitializer("b3", {2}, 8, 0.1f);
+  testing::SetInts(b.Node("Conv", {"x", "w1", "b1"}, {"c1"}, "conv1"), "pads", {1, 1, 1, 1});
+  b.Node("Relu", {"c1"}, {"r1"}, "relu1");
+  auto& pool = b.Node("MaxPool", {"r1"}, {"p1"}, "pool");
+  testing::SetInts(pool, "kernel_shape", {2, 2});
+  testing::SetInts(pool, "strides", {2, 2});
+  b.Node("Conv", {"p1", "w2", "b2"}, {"c2"}, "conv2");
+  b.Node("Relu", {"c2"}, {"r2"}, "relu2");
+  auto& up = b.Node("ConvTranspose", {"r2", "wt", "bt"}, {"u"}, "up");
+  testing::SetInts(up, "kernel_shape", {2, 2});
+  testing::SetInts(up, "strides", {2, 2});
+  testing::SetInt(b.Node("Concat", {"u", "r1"}, {"cat"}, "concat"), "axis", 1);
+  b.Node("Conv", {"cat", "w3", "b3"}, {"y"}, "conv3");
+  return b.Build();
+}
+
+// x[4,1,4,4] -> Resize(x2, nearest) -> MaxPool(2) -> Reshape[4,16] -> Gemm(transB, 16->6)
+//   -> MatMul(6->8) -> Add(constant) -> y[4,8]
+inline onnx::ModelProto ResizePoolGemmMatMulAdd() {
+  GraphBuilder b;
+  b.Input("x", {4, 1, 4, 4}).Output("y", {4, 8});
+  b.Int64Initializer("shape", {4, 16});
+  b.Initializer("scales", {4}, {1, 1, 2, 2});
+  b.RandomInitializer("wg", {6, 16}, 1).RandomInitializer("bg", {6}, 2, 0.1f);
+  b.RandomInitializer("wm", {6, 8}, 3).RandomInitializer("k", {8}, 4);
+  auto& resize = b.Node("Resize", {"x", "", "scales"}, {"big"}, "resize");
+  testing::SetString(resize, "mode", "nearest");
+  auto& pool = b.Node("MaxPool", {"big"}, {"small"}, "pool");
+  testing::SetInts(pool, "kernel_shape", {2, 2});
+  testing::SetInts(pool, "strides", {2, 2});
+  b.Node("Reshape", {"small", "shape"}, {"flat"}, "reshape");
+  auto& gemm = b.Node("Gemm", {"flat", "wg", "bg"}, {"g"}, "gemm");
+  testing::SetInt(gemm, "transB", 1);
+  b.Node("MatMul", {"g", "wm"}, {"mm"}, "matmul");
+  b.Node("Add", {"mm", "k"}, {"y"}, "add");
+  return b.Build();
 }
 
 }  // namespace orbit::optimize::testing

@@ -21,7 +21,9 @@ using testing::NodeNamed;
 using testing::NodesOfType;
 using testing::ProducerOf;
 using testing::RandomTensor;
+using testing::ResizePoolGemmMatMulAdd;
 using testing::RunInOrt;
+using testing::UNetBlock;
 
 // Calibrates on a few random batches and quantises; fails the test on any error.
 TransformResult CalibrateAndQuantize(const onnx::ModelProto& model, const Shape& input_shape,
@@ -50,30 +52,6 @@ float RelativeError(const onnx::ModelProto& fp32, const onnx::ModelProto& int8,
   EXPECT_TRUE(actual.ok()) << actual.status().ToString();
   if (!expected.ok() || !actual.ok()) return 1e9f;
   return testing::MaxAbsDiff((*expected)[0], (*actual)[0]) / testing::MaxAbs((*expected)[0]);
-}
-
-// x -> Conv(3x3) -> Relu -> MaxPool -> Conv(1x1) -> Relu -> ConvTranspose(2x2, stride 2)
-//   -> Concat(with the first Relu) -> Conv(1x1) -> y
-onnx::ModelProto UNetBlock() {
-  GraphBuilder b;
-  b.Input("x", {1, 3, 16, 16}).Output("y", {1, 2, 16, 16});
-  b.RandomInitializer("w1", {8, 3, 3, 3}, 1).RandomInitializer("b1", {8}, 2, 0.1f);
-  b.RandomInitializer("w2", {16, 8, 1, 1}, 3).RandomInitializer("b2", {16}, 4, 0.1f);
-  b.RandomInitializer("wt", {16, 8, 2, 2}, 5).RandomInitializer("bt", {8}, 6, 0.1f);
-  b.RandomInitializer("w3", {2, 16, 1, 1}, 7).RandomInitializer("b3", {2}, 8, 0.1f);
-  testing::SetInts(b.Node("Conv", {"x", "w1", "b1"}, {"c1"}, "conv1"), "pads", {1, 1, 1, 1});
-  b.Node("Relu", {"c1"}, {"r1"}, "relu1");
-  auto& pool = b.Node("MaxPool", {"r1"}, {"p1"}, "pool");
-  testing::SetInts(pool, "kernel_shape", {2, 2});
-  testing::SetInts(pool, "strides", {2, 2});
-  b.Node("Conv", {"p1", "w2", "b2"}, {"c2"}, "conv2");
-  b.Node("Relu", {"c2"}, {"r2"}, "relu2");
-  auto& up = b.Node("ConvTranspose", {"r2", "wt", "bt"}, {"u"}, "up");
-  testing::SetInts(up, "kernel_shape", {2, 2});
-  testing::SetInts(up, "strides", {2, 2});
-  testing::SetInt(b.Node("Concat", {"u", "r1"}, {"cat"}, "concat"), "axis", 1);
-  b.Node("Conv", {"cat", "w3", "b3"}, {"y"}, "conv3");
-  return b.Build();
 }
 
 TEST(QuantizeQdq, UNetBlockComputesTheSameFunctionWithinInt8Tolerance) {
@@ -156,23 +134,7 @@ TEST(QuantizeQdq, PerChannelScalesFollowTheOutputChannelAxis) {
 }
 
 TEST(QuantizeQdq, GemmMatMulAddAndResizeMatchFp32) {
-  GraphBuilder b;
-  b.Input("x", {4, 1, 4, 4}).Output("y", {4, 8});
-  b.Int64Initializer("shape", {4, 16});
-  b.Initializer("scales", {4}, {1, 1, 2, 2});
-  b.RandomInitializer("wg", {6, 16}, 1).RandomInitializer("bg", {6}, 2, 0.1f);
-  b.RandomInitializer("wm", {6, 8}, 3).RandomInitializer("k", {8}, 4);
-  auto& resize = b.Node("Resize", {"x", "", "scales"}, {"big"}, "resize");
-  testing::SetString(resize, "mode", "nearest");
-  auto& pool = b.Node("MaxPool", {"big"}, {"small"}, "pool");
-  testing::SetInts(pool, "kernel_shape", {2, 2});
-  testing::SetInts(pool, "strides", {2, 2});
-  b.Node("Reshape", {"small", "shape"}, {"flat"}, "reshape");
-  auto& gemm = b.Node("Gemm", {"flat", "wg", "bg"}, {"g"}, "gemm");
-  testing::SetInt(gemm, "transB", 1);
-  b.Node("MatMul", {"g", "wm"}, {"mm"}, "matmul");
-  b.Node("Add", {"mm", "k"}, {"y"}, "add");
-  onnx::ModelProto model = b.Build();
+  onnx::ModelProto model = ResizePoolGemmMatMulAdd();
   for (bool per_channel : {false, true}) {
     QuantizeOptions options;
     options.per_channel = per_channel;
@@ -196,6 +158,20 @@ TEST(QuantizeQdq, GemmMatMulAddAndResizeMatchFp32) {
       EXPECT_EQ(InitializerNamed(q.model, mm_dq->input(1))->dims(0), 8);
     }
   }
+}
+
+TEST(QuantizeQdq, ReluWithoutAQuantisedProducerGetsItsOwnQdqPairs) {
+  GraphBuilder b;
+  b.Input("x", {2, 8}).Output("y", {2, 8});
+  b.Node("Relu", {"x"}, {"y"}, "relu");
+  onnx::ModelProto model = b.Build();
+  TransformResult q = CalibrateAndQuantize(model, {2, 8});
+  const onnx::NodeProto* relu = NodeNamed(q.model, "relu");
+  ASSERT_NE(relu, nullptr);
+  EXPECT_EQ(relu->input(0), "x_DequantizeLinear_Output");
+  EXPECT_EQ(relu->output(0), "y_QuantizeLinear_Input");
+  EXPECT_EQ(ProducerOf(q.model, "y")->op_type(), "DequantizeLinear");
+  EXPECT_LT(RelativeError(model, q.model, {2, 8}), 0.02f);
 }
 
 TEST(QuantizeQdq, ExcludedNodesStayFp32AndAreListed) {
