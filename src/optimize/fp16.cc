@@ -2,6 +2,7 @@
 
 #include <onnx/defs/schema.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -230,6 +231,11 @@ Result<TransformResult> ConvertToFp16(const onnx::ModelProto& model, const Fp16O
       reason = "op not supported by the FP16 converter (no ONNX schema in the default domain)";
     } else if (HasSubgraph(node)) {
       reason = "op with subgraphs not supported by the FP16 converter";
+    } else if (std::any_of(node.input().begin(), node.input().end(), [&](const auto& name) {
+                 return !name.empty() && types.count(name) == 0;
+               })) {
+      // E.g. fed by a custom op: without its type no Cast can be placed safely.
+      reason = "an input's type is unknown to ONNX shape inference";
     } else if (OutputTypeSetByAttribute(node.op_type())) {
       reason = "output type set by an attribute; left as is";
     } else {

@@ -179,6 +179,23 @@ TEST(ConvertToFp16, UnknownOpsStayFp32BehindCasts) {
   EXPECT_EQ(NodeNamed(converted->model, "relu2")->input(0), "f_to_fp16");
 }
 
+TEST(ConvertToFp16, NodesFedByTensorsOfUnknownTypeStayFp32) {
+  GraphBuilder b;
+  b.Input("x", {1, 4}).Output("y", {1, 4});
+  auto& custom = b.Node("Frobnicate", {"x"}, {"f"}, "custom");
+  custom.set_domain("com.example");
+  b.Node("Relu", {"f"}, {"y"}, "relu");
+  auto* op = b.model().add_opset_import();
+  op->set_domain("com.example");
+  op->set_version(1);
+  auto converted = ConvertToFp16(b.Build(), {});
+  ASSERT_TRUE(converted.ok());
+  ASSERT_EQ(converted->kept_fp32.size(), 2u);
+  EXPECT_EQ(converted->kept_fp32[1].node, "relu");
+  EXPECT_NE(converted->kept_fp32[1].reason.find("unknown"), std::string::npos);
+  EXPECT_EQ(NodeNamed(converted->model, "relu")->input(0), "f");
+}
+
 TEST(ConvertToFp16, ClampsConstantsToTheFp16RangeAndUpdatesConstantNodes) {
   GraphBuilder b;
   b.Input("x", {1, 3}).Output("y", {1, 3});
