@@ -5,6 +5,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +27,11 @@ struct TensorRange {
 };
 using RangeTable = std::map<std::string, TensorRange>;
 
+// Methods: kMinMax keeps the observed [min, max]. kPercentile and kEntropy build a histogram of
+// |x| (re-binned as later batches widen it) and pick a threshold t, then clip the observed range
+// to [-t, t] (so a Relu output stays [0, t]): kPercentile keeps `percentile` % of the values;
+// kEntropy is TensorRT's KL-divergence search (candidates from 128 bins up, each merged into 128
+// quantised levels; threshold = the candidate with the smallest KL(P || Q)).
 struct CalibrationOptions {
   CalibrationMethod method = CalibrationMethod::kMinMax;
   double percentile = 99.999;  // kPercentile: the symmetric |x| percentile kept
@@ -33,6 +39,7 @@ struct CalibrationOptions {
 };
 
 // Accumulates values per tensor name over many batches and computes ranges with one method.
+// Memory: two floats per tensor, plus histogram_bins counters for the histogram methods.
 class RangeCollector {
  public:
   explicit RangeCollector(CalibrationOptions options);
