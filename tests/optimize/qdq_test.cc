@@ -8,6 +8,7 @@
 #include "optimize/calibration.h"
 #include "optimize/fp16.h"
 #include "optimize/onnx_model.h"
+#include "optimize/ort_offline.h"
 #include "vision/image_io.h"
 #include "vision/preprocess.h"
 #include "vision/recipe.h"
@@ -62,6 +63,34 @@ TEST(QuantizeQdq, UNetBlockComputesTheSameFunctionWithinInt8Tolerance) {
     EXPECT_LT(RelativeError(UNetBlock(), q.model, {1, 3, 16, 16}), 0.05f) << per_channel;
     EXPECT_TRUE(q.kept_fp32.empty());
   }
+}
+
+// The real check of placement: ONNX Runtime's own graph rewrites (level extended, saved offline)
+// must turn the QDQ groups into integer kernels.
+TEST(QuantizeQdq, OnnxRuntimeFusesTheQdqGroupsIntoIntegerKernels) {
+  QuantizeOptions options;
+  options.per_channel = true;
+  TransformResult q = CalibrateAndQuantize(UNetBlock(), {1, 3, 16, 16}, options);
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("orbit_qdq_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  ASSERT_TRUE(SaveOnnxModel(q.model, dir / "int8.onnx").ok());
+  OrtOfflineOptions ort;
+  ort.level = runtime::GraphOptimization::kExtended;
+  Status written = WriteOrtOptimizedModel(dir / "int8.onnx", dir / "fused.onnx", ort);
+  ASSERT_TRUE(written.ok()) << written.ToString();
+  auto fused = LoadOnnxModel(dir / "fused.onnx");
+  ASSERT_TRUE(fused.ok());
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(NodesOfType(*fused, "QLinearConv").size(), 3u);
+  EXPECT_EQ(NodesOfType(*fused, "QLinearConcat").size(), 1u);
+  EXPECT_EQ(NodesOfType(*fused, "Conv").size(), 0u);
+  // MaxPool runs on uint8: its Q/DQ pair (same parameters on both sides) is dropped.
+  ASSERT_EQ(NodesOfType(*fused, "MaxPool").size(), 1u);
+  EXPECT_EQ(ProducerOf(*fused, NodesOfType(*fused, "MaxPool")[0]->input(0))->op_type(),
+            "QLinearConv");
+  // ONNX Runtime 1.29's CPU provider has no integer ConvTranspose: it stays between DQ and Q.
+  EXPECT_EQ(NodesOfType(*fused, "ConvTranspose").size(), 1u);
 }
 
 TEST(QuantizeQdq, PlacesQdqPairsAroundConvAndFoldsTheFollowingRelu) {
