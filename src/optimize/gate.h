@@ -14,7 +14,7 @@ namespace orbit::optimize {
 // Thresholds from --max-accuracy-drop and --min-speedup.
 struct GateOptions {
   double max_accuracy_drop = 0.01;  // IoU, absolute (0.01 = one IoU point)
-  double min_speedup = 1.2;         // variant throughput / FP32 throughput
+  double min_speedup = 1.2;         // FP32 median latency / variant median latency
 };
 // InvalidArgument for a negative or non-finite drop, or a speedup that is not > 0.
 Status ValidateGateOptions(const GateOptions& options);
@@ -24,7 +24,7 @@ struct GateInput {
   std::string variant;
   double reference_iou = 0;  // FP32 model on the labelled set
   double variant_iou = 0;
-  // Throughput ratio (variant / FP32) per measured batch size, e.g. {{1, 1.7}, {8, 1.9}}.
+  // Speedup over FP32 per measured batch size, e.g. {{1, 1.7}, {8, 1.9}} (see Speedups).
   std::vector<std::pair<int, double>> speedup_by_batch;
 };
 

@@ -14,6 +14,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string Fixed(double value, int decimals) {
+  // A tiny negative value would print as "-0.0000"; it is 0 at this precision.
+  if (std::fabs(value) < 0.5 * std::pow(10.0, -decimals)) value = 0;
   char buffer[64];
   std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
   return buffer;
@@ -190,8 +192,7 @@ std::vector<std::pair<int, double>> Speedups(const std::vector<LatencyStats>& re
   for (const LatencyStats& v : variant) {
     for (const LatencyStats& r : reference) {
       if (r.batch != v.batch) continue;
-      out.emplace_back(v.batch,
-                       r.images_per_second > 0 ? v.images_per_second / r.images_per_second : 0.0);
+      out.emplace_back(v.batch, v.p50_ms > 0 ? r.p50_ms / v.p50_ms : 0.0);
     }
   }
   return out;

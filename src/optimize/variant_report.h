@@ -101,7 +101,10 @@ struct OptimizeReport {
   std::optional<std::string> recommended;
 };
 
-// Speedup of `variant` over `reference` per batch size (throughput ratio; 0 if reference is 0).
+// Speedup of `variant` over `reference` per batch size: the ratio of median latencies, i.e. of
+// typical throughput. Medians, not means, so that one stall on a shared machine (a neighbour's
+// burst, a page-cache flush) cannot decide the gate; the mean-based images/s stay in the report.
+// 0 when the variant was not timed.
 std::vector<std::pair<int, double>> Speedups(const std::vector<LatencyStats>& reference,
                                              const std::vector<LatencyStats>& variant);
 
