@@ -76,9 +76,9 @@ void Normalize(std::vector<double>& p) {
 // TensorRT's entropy calibration: for each candidate threshold bin i (from kQuantizedBins to all
 // bins), P = the first i bins with the outliers folded into the last one, Q = the same bins merged
 // into kQuantizedBins levels and expanded back over P's non-empty bins; the threshold minimises
-// KL(P || Q). 128 levels: the half-range an 8-bit activation spends on one sign.
-std::size_t EntropyBins(const std::vector<double>& histogram) {
-  constexpr std::size_t kQuantizedBins = 128;
+// KL(P || Q). Default 128 levels: the half-range an 8-bit value spends on one sign.
+std::size_t EntropyBins(const std::vector<double>& histogram, std::size_t quantized_bins) {
+  const std::size_t kQuantizedBins = std::max<std::size_t>(quantized_bins, 2);
   const std::size_t n = histogram.size();
   if (n <= kQuantizedBins) return n;
   std::vector<double> suffix(n + 1, 0.0);
@@ -190,9 +190,11 @@ Result<RangeTable> RangeCollector::Compute() const {
     }
     TensorRange range{state->min, state->max};
     if (options_.method != CalibrationMethod::kMinMax && !state->histogram.empty()) {
-      const std::size_t kept = options_.method == CalibrationMethod::kPercentile
-                                   ? PercentileBins(state->histogram, options_.percentile)
-                                   : EntropyBins(state->histogram);
+      const std::size_t kept =
+          options_.method == CalibrationMethod::kPercentile
+              ? PercentileBins(state->histogram, options_.percentile)
+              : EntropyBins(state->histogram,
+                            static_cast<std::size_t>(options_.entropy_quantized_bins));
       const auto threshold = static_cast<float>(state->histogram_max * static_cast<double>(kept) /
                                                 static_cast<double>(state->histogram.size()));
       range.min = std::max(range.min, -threshold);

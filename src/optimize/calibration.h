@@ -36,6 +36,10 @@ struct CalibrationOptions {
   CalibrationMethod method = CalibrationMethod::kMinMax;
   double percentile = 99.999;  // kPercentile: the symmetric |x| percentile kept
   int histogram_bins = 2048;   // kPercentile and kEntropy
+  // kEntropy: levels a candidate range is merged into (TensorRT: 128, one sign of int8). On the
+  // demo U-Net (uint8 Relu activations use all 256 levels on one side) 128 clipped hard (IoU
+  // -0.036); 256 kept the IoU drop at 0.0015.
+  int entropy_quantized_bins = 128;
 };
 
 // Accumulates values per tensor name over many batches and computes ranges with one method.

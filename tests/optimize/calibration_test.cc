@@ -116,6 +116,22 @@ TEST(RangeCollector, EntropyKeepsTheWholeRangeOfAUniformDistribution) {
   EXPECT_LT(table->at("t").min, -1.8f);
 }
 
+TEST(RangeCollector, EntropyWithMoreQuantisedLevelsClipsLess) {
+  std::vector<float> values;
+  for (int i = 0; i < 20000; ++i) {
+    const float u = static_cast<float>(i) / 20000.0f;
+    values.push_back(u * u * u * 10.0f);  // heavy right tail, like a Relu activation
+  }
+  CalibrationOptions coarse = Options(CalibrationMethod::kEntropy);
+  CalibrationOptions fine = coarse;
+  fine.entropy_quantized_bins = 256;
+  RangeCollector a(coarse);
+  RangeCollector b(fine);
+  a.Add("t", values);
+  b.Add("t", values);
+  EXPECT_LE(a.Compute()->at("t").max, b.Compute()->at("t").max);
+}
+
 // x -> Mul(2) -> m -> Relu -> y
 onnx::ModelProto DoubleRelu() {
   GraphBuilder b;
