@@ -464,8 +464,9 @@ CommandFn RegisterOptimize(CLI::App& app) {
   app.add_option("--max-accuracy-drop", flags->max_accuracy_drop,
                  "Gate: largest accepted IoU drop against FP32 (absolute)")
       ->capture_default_str();
-  app.add_option("--min-speedup", flags->min_speedup,
-                 "Gate: smallest accepted throughput ratio to FP32, at every batch size")
+  app.add_option(
+         "--min-speedup", flags->min_speedup,
+         "Gate: smallest accepted speedup over FP32 (median latency ratio), at every batch size")
       ->capture_default_str();
   app.add_option("--bench-size", flags->bench_size, "WIDTHxHEIGHT of the timing input")
       ->capture_default_str();
