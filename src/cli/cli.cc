@@ -31,6 +31,8 @@ int RunOrbit(int argc, char** argv) {
       &RegisterServe);
   add("batch", "Resumable, exactly-once batch inference over many images (local or Slurm)",
       &RegisterBatch);
+  add("optimize", "Write FP32-optimised, FP16 and INT8 variants of a model, measured and gated",
+      &RegisterOptimize);
 
   try {
     app.parse(argc, argv);

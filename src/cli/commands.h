@@ -19,5 +19,6 @@ CommandFn RegisterEvaluate(CLI::App& app);
 CommandFn RegisterBench(CLI::App& app);
 CommandFn RegisterServe(CLI::App& app);
 CommandFn RegisterBatch(CLI::App& app);
+CommandFn RegisterOptimize(CLI::App& app);
 
 }  // namespace orbit::cli

@@ -487,7 +487,8 @@ class RecipeParser {
         root, "",
         // `serving` (batching, instances, version policy) belongs to the serving layer, which
         // parses and validates it from the same file; vision only lets it through.
-        {"name", "description", "inputs", "outputs", "preprocess", "postprocess", "serving"}));
+        {"name", "description", "precision", "inputs", "outputs", "preprocess", "postprocess",
+         "serving"}));
     for (std::string_view required : {"name", "inputs", "outputs"}) {
       if (!root[std::string(required)]) {
         return Error(root, "'" + std::string(required) + "' is required");
@@ -507,6 +508,12 @@ class RecipeParser {
     if (root["description"]) {
       ORBIT_ASSIGN_OR_RETURN(recipe.description, String(root["description"], "description"));
     }
+    if (root["precision"]) {
+      ORBIT_ASSIGN_OR_RETURN(recipe.precision, OneOf<Precision>(root["precision"], "precision",
+                                                                {{"fp32", Precision::kFp32},
+                                                                 {"fp16", Precision::kFp16},
+                                                                 {"int8", Precision::kInt8}}));
+    }
     ORBIT_ASSIGN_OR_RETURN(recipe.inputs, Tensors(root["inputs"], "inputs"));
     ORBIT_ASSIGN_OR_RETURN(recipe.outputs, Tensors(root["outputs"], "outputs"));
     ORBIT_ASSIGN_OR_RETURN(recipe.preprocess, Preprocess(root["preprocess"]));
@@ -521,6 +528,18 @@ class RecipeParser {
 };
 
 }  // namespace
+
+std::string_view PrecisionName(Precision precision) {
+  switch (precision) {
+    case Precision::kFp32:
+      return "fp32";
+    case Precision::kFp16:
+      return "fp16";
+    case Precision::kInt8:
+      return "int8";
+  }
+  return "fp32";
+}
 
 Result<ModelRecipe> ParseModelRecipe(std::string_view yaml_text, std::string_view source) {
   const RecipeParser parser(source);

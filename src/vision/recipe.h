@@ -88,9 +88,17 @@ struct TileRecipe {
   int overlap = 64;  // pixels shared by neighbouring tiles
 };
 
+// The numeric precision the model file computes in. Informational for loading (the model is a
+// normal ONNX file either way); `orbit optimize` writes it so reports and serving can show which
+// variant of a model is running.
+enum class Precision { kFp32, kFp16, kInt8 };
+// "fp32", "fp16", "int8".
+std::string_view PrecisionName(Precision precision);
+
 struct ModelRecipe {
   std::string name;
   std::string description;
+  Precision precision = Precision::kFp32;  // orbit.yaml `precision:` (fp32 | fp16 | int8)
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
   PreprocessRecipe preprocess;

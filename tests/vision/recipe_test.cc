@@ -91,6 +91,21 @@ TEST(RecipeTest, AcceptsServingSectionOwnedByTheServingLayer) {
   EXPECT_EQ(recipe->name, "m");
 }
 
+// `orbit optimize` writes `precision:` into each variant's orbit.yaml; fp32 when absent.
+TEST(RecipeTest, ParsesPrecisionWithFp32Default) {
+  auto absent = ParseModelRecipe(Minimal(), "orbit.yaml");
+  ASSERT_TRUE(absent.ok()) << absent.status().ToString();
+  EXPECT_EQ(absent->precision, Precision::kFp32);
+  for (const auto& [text, expected] :
+       {std::pair{"fp32", Precision::kFp32}, std::pair{"fp16", Precision::kFp16},
+        std::pair{"int8", Precision::kInt8}}) {
+    auto recipe = ParseModelRecipe(Minimal(std::string("precision: ") + text + "\n"), "orbit.yaml");
+    ASSERT_TRUE(recipe.ok()) << recipe.status().ToString();
+    EXPECT_EQ(recipe->precision, expected);
+    EXPECT_EQ(PrecisionName(recipe->precision), text);
+  }
+}
+
 TEST(RecipeTest, OmittedSectionsKeepTheDocumentedDefaults) {
   auto recipe = ParseModelRecipe(Minimal(), "orbit.yaml");
   ASSERT_TRUE(recipe.ok()) << recipe.status().ToString();
@@ -284,6 +299,8 @@ INSTANTIATE_TEST_SUITE_P(
                   Tensors("FP32", "[-1, 1, -1, -1]", "[-1, 2, -1, -1]") +
                       "postprocess: {activation: softmax, background_class: 2}\n",
                   "'postprocess.background_class' (2) is not one of the output's 2 classes"},
+        BadRecipe{"BadPrecision", Minimal("precision: bf16\n"),
+                  "'precision' is 'bf16', expected one of fp32 | fp16 | int8"},
         BadRecipe{"BadColor", Minimal("preprocess: {color: purple}\n"),
                   "'preprocess.color' is 'purple', expected one of gray | rgb | bgr"},
         BadRecipe{"LowercaseLayout", Minimal("preprocess: {layout: nchw}\n"),
