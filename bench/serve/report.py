@@ -156,6 +156,7 @@ def main():
     ap.add_argument("--max-batch", type=int, default=8)
     ap.add_argument("--preferred", default="4, 8")
     ap.add_argument("--max-queue-delay-us", type=int, default=2000)
+    ap.add_argument("--adaptive", default="false")
     args = ap.parse_args()
     out = args.out
     raw = {}
@@ -171,7 +172,8 @@ def main():
             grpc_status = f.read().strip()
 
     print(f"ONNX Runtime / PyTorch intra-op threads: {args.threads}; orbit serve: max_batch_size "
-          f"{args.max_batch}, preferred [{args.preferred}], max_queue_delay_us {args.max_queue_delay_us}, instance_count 1")
+          f"{args.max_batch}, preferred [{args.preferred}], max_queue_delay_us {args.max_queue_delay_us}, instance_count 1, "
+          f"adaptive_batch_size {args.adaptive}")
     print(f"gRPC: {grpc_status}")
     print()
     header = ("| input | conc | system | req/s | img/s | p50 ms | p99 ms | % of (a) | x (d) | "

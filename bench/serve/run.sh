@@ -10,7 +10,7 @@
 #
 #   bench/serve/run.sh [BUILD_DIR]
 #   env: THREADS=2 DUR=6 DUR_BIG=10 CONCS="1 4 16 64" CONCS_BIG="1 4" CONCS_SEG="1 4 16 64"
-#        FA_DUR_BIG=15 RAW_SECONDS=3 RAW_ADJ_SECONDS=2 SAT_ROUNDS=5 MAX_BATCH=8 PREFERRED="4, 8" MAX_QUEUE_DELAY_US=2000
+#        FA_DUR_BIG=15 RAW_SECONDS=3 RAW_ADJ_SECONDS=2 SAT_ROUNDS=5 ADAPTIVE=true MAX_BATCH=8 PREFERRED="4, 8" MAX_QUEUE_DELAY_US=2000
 #        BENCH_OUT=$BUILD/bench-serve
 # The whole run takes about 11 minutes with the defaults.
 set -euo pipefail
@@ -31,6 +31,7 @@ SAT_ROUNDS=${SAT_ROUNDS:-5}            # interleaved raw/served rounds for the s
 MAX_BATCH=${MAX_BATCH:-8}
 PREFERRED=${PREFERRED:-"4, 8"}
 MAX_QUEUE_DELAY_US=${MAX_QUEUE_DELAY_US:-2000}
+ADAPTIVE=${ADAPTIVE:-true}  # serving.adaptive_batch_size: cap batches where batching stops paying
 OUT=${BENCH_OUT:-$BUILD/bench-serve}
 PY=/usr/bin/python3
 
@@ -73,6 +74,7 @@ serving:
   max_queue_delay_us: $MAX_QUEUE_DELAY_US
   max_queue_size: 256
   instance_count: 1
+  adaptive_batch_size: $ADAPTIVE
 EOF
 
 # One request through curl: checks the answer, and (servers answer in order) waits until the
@@ -296,6 +298,7 @@ log "raw ONNX Runtime again (orbit bench), 256x256 and 1024x1024"
   echo "machine: $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
     "$(free -g | awk '/Mem:/ {print $2}') GiB; load average before the run: $LOAD_BEFORE"
   "$PY" bench/serve/report.py "$OUT" --threads "$THREADS" --max-batch "$MAX_BATCH" \
+    --adaptive "$ADAPTIVE" \
     --preferred "$PREFERRED" --max-queue-delay-us "$MAX_QUEUE_DELAY_US"
 } | tee "$OUT/table.txt"
 echo "raw results: $OUT"
