@@ -76,7 +76,7 @@ void Normalize(std::vector<double>& p) {
 // TensorRT's entropy calibration: for each candidate threshold bin i (from kQuantizedBins to all
 // bins), P = the first i bins with the outliers folded into the last one, Q = the same bins merged
 // into kQuantizedBins levels and expanded back over P's non-empty bins; the threshold minimises
-// KL(P || Q). Default 128 levels: the half-range an 8-bit value spends on one sign.
+// KL(P || Q). Default 256 levels: a uint8 activation's whole range (see calibration.h).
 std::size_t EntropyBins(const std::vector<double>& histogram, std::size_t quantized_bins) {
   const std::size_t kQuantizedBins = std::max<std::size_t>(quantized_bins, 2);
   const std::size_t n = histogram.size();
