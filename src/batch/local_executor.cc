@@ -59,31 +59,9 @@ class FileLock {
 std::string TempSuffix(const ShardRef& shard) { return ".tmp-" + shard.FileStem(); }
 
 // Writes `bytes` to `path` through a temporary name owned by `shard` (so concurrent shards never
-// delete each other's), fsync'd, then renamed into place.
+// delete each other's): file fsync, rename, directory fsync — durable before the journal record.
 Status WriteOutputAtomic(const fs::path& path, std::string_view bytes, const ShardRef& shard) {
-  const fs::path tmp = path.parent_path() / ("." + path.filename().string() + TempSuffix(shard));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return UnavailableError("cannot write '" + tmp.string() + "': " + std::strerror(errno));
-  }
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string reason = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return UnavailableError("cannot write '" + path.string() + "': " + reason);
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (::fdatasync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return UnavailableError("cannot publish '" + path.string() + "': " + reason);
-  }
-  return Status::Ok();
+  return WriteFileAtomic(path, bytes, TempSuffix(shard));
 }
 
 std::string ObjectsCsv(const vision::Segmentation& seg) {
@@ -183,6 +161,8 @@ Result<RunOutcome> RunShard(PreparedJob& job, const RunOptions& options) {
   for (const fs::path& dir : {layout.journal_dir(), layout.logs()}) fs::create_directories(dir, ec);
   if (job.spec.outputs.masks) fs::create_directories(layout.masks(), ec);
   if (job.spec.outputs.overlays) fs::create_directories(layout.overlays(), ec);
+  // The output directories' own entries must be on disk before any record names a file in them.
+  ORBIT_RETURN_IF_ERROR(SyncDirectory(layout.root));
   RemoveTemporaryFiles(layout, shard);
 
   RunOutcome outcome;
