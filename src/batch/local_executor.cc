@@ -267,6 +267,9 @@ Result<RunOutcome> RunShard(PreparedJob& job, const RunOptions& options) {
     }
   };
 
+  // One file at a time per decode thread: read and hash the file once, then decode only its
+  // pending pages, one page at a time, each pushed before the next is decoded — a long stack
+  // costs its encoded bytes plus the pages in flight, never every page decoded at once.
   const auto decode_loop = [&] {
     for (;;) {
       const std::size_t f = next_file.fetch_add(1);
@@ -275,42 +278,52 @@ Result<RunOutcome> RunShard(PreparedJob& job, const RunOptions& options) {
       const auto t0 = Clock::now();
       std::string error;
       std::string sha;
-      std::vector<cv::Mat> pages;
+      std::string bytes;
+      std::unique_ptr<vision::PageDecoder> decoder;
       int attempts = 0;
       for (; attempts < attempts_allowed && !stop; ++attempts) {
-        auto bytes = ReadFileBytes(work.path, vision::DecodeLimits{}.max_file_bytes);
-        if (!bytes.ok()) {
-          error = bytes.status().message();
-          if (bytes.status().code() == StatusCode::kNotFound) {
+        auto read = ReadFileBytes(work.path, vision::DecodeLimits{}.max_file_bytes);
+        if (!read.ok()) {
+          error = read.status().message();
+          if (read.status().code() == StatusCode::kNotFound) {
             error = "input '" + work.path.string() + "' does not exist";
           }
           continue;
         }
-        sha = Sha256Hex(*bytes);
-        auto decoded = vision::DecodeImagePages(
-            std::as_bytes(std::span(bytes->data(), bytes->size())), work.path.string());
-        if (!decoded.ok()) {
-          error = decoded.status().message();
+        bytes = std::move(read).value();
+        sha = Sha256Hex(bytes);
+        auto opened = vision::PageDecoder::Open(
+            std::as_bytes(std::span(bytes.data(), bytes.size())), work.path.string());
+        if (!opened.ok()) {
+          error = opened.status().message();
           continue;
         }
-        pages = std::move(decoded).value();
+        decoder = std::move(opened).value();
         error.clear();
         ++attempts;
         break;
       }
       for (const WorkItem* item : work.items) {
+        if (stop) break;
         DecodedItem d;
         d.item = item;
         d.input_sha256 = sha;
         d.attempts = attempts;
-        d.started = t0;
+        d.started = item == work.items.front() ? t0 : Clock::now();
         if (!error.empty()) {
           d.error = error;
-        } else if (item->page >= static_cast<int>(pages.size())) {
-          d.error = "input '" + work.path.string() + "' has " + std::to_string(pages.size()) +
-                    " page(s), no page " + std::to_string(item->page);
+        } else if (item->page >= decoder->page_count()) {
+          d.error = "input '" + work.path.string() + "' has " +
+                    std::to_string(decoder->page_count()) + " page(s), no page " +
+                    std::to_string(item->page);
         } else {
-          d.page = pages[static_cast<std::size_t>(item->page)];
+          // A page that does not decode fails alone; the file's other pages still run.
+          auto page = decoder->DecodePage(item->page);
+          if (page.ok()) {
+            d.page = std::move(page).value();
+          } else {
+            d.error = page.status().message();
+          }
         }
         if (!decoded_queue.Push(std::move(d))) break;
       }
