@@ -225,6 +225,23 @@ TEST_F(BatchCliTest, NpyTimeLapseStackBecomesOneItemPerFrameLikeAFileSeries) {
   EXPECT_EQ(frames, 3);
 }
 
+TEST_F(BatchCliTest, ResumeSaysWhichRunOptionsDifferFromTheStoredSpec) {
+  MakeInputs(3, false);
+  ASSERT_EQ(RunOrbit(RunArgs(dir_ / "job", "--max-retries 1")).exit_code, 0);
+  const std::string job = ShellQuote((dir_ / "job").string());
+  // Options not given keep the stored values: nothing changed, nothing said.
+  const CommandResult bare = RunOrbit("batch run --output " + job);
+  ASSERT_EQ(bare.exit_code, 0) << bare.err;
+  EXPECT_EQ(bare.err.find("options changed"), std::string::npos) << bare.err;
+  const CommandResult changed =
+      RunOrbit("batch run --output " + job + " --workers 3 --batch-size 4 --error-threshold 5%");
+  ASSERT_EQ(changed.exit_code, 0) << changed.err;
+  EXPECT_NE(changed.err.find("options changed from the job's stored spec: --workers 3 (job.json: "
+                             "2), --error-threshold 5% (job.json: 1%)"),
+            std::string::npos)
+      << changed.err;
+}
+
 TEST_F(BatchCliTest, BadInputsLandInFailuresCsvAndTheRestSucceed) {
   const int good = MakeInputs(12, false);
   std::ofstream(dir_ / "in" / "empty.png") << "";
