@@ -1,7 +1,6 @@
 #include "batch/inputs.h"
 
 #include <fnmatch.h>
-#include <tiffio.h>
 
 #include <algorithm>
 #include <cctype>
@@ -11,6 +10,8 @@
 #include <memory>
 #include <set>
 #include <sstream>
+
+#include "vision/image_io.h"
 
 namespace orbit::batch {
 namespace fs = std::filesystem;
@@ -28,10 +29,7 @@ bool IsImageFile(const fs::path& path) {
   return kExtensions.count(Lower(path.extension().string())) > 0;
 }
 
-bool IsTiff(const fs::path& path) {
-  const std::string ext = Lower(path.extension().string());
-  return ext == ".tif" || ext == ".tiff";
-}
+bool IsNpy(const fs::path& path) { return Lower(path.extension().string()) == ".npy"; }
 
 fs::path Absolute(const fs::path& path) {
   std::error_code ec;
@@ -102,10 +100,6 @@ Status AddListFile(const fs::path& list, std::vector<fs::path>& out) {
   return Status::Ok();
 }
 
-struct TiffCloser {
-  void operator()(TIFF* t) const { TIFFClose(t); }
-};
-
 }  // namespace
 
 std::string WorkItem::Id() const { return path.string() + "#" + std::to_string(page); }
@@ -136,18 +130,8 @@ Result<std::vector<fs::path>> ExpandInputs(const std::vector<std::string>& args)
 }
 
 int CountPages(const fs::path& path) {
-  if (!IsTiff(path)) return 1;
-  // Silence libtiff's stderr warnings for the count; decoding reports real problems later.
-  const TIFFErrorHandler old_warning = TIFFSetWarningHandler(nullptr);
-  const TIFFErrorHandler old_error = TIFFSetErrorHandler(nullptr);
-  int pages = 1;
-  {
-    std::unique_ptr<TIFF, TiffCloser> tiff(TIFFOpen(path.c_str(), "r"));
-    if (tiff) pages = std::max<int>(1, TIFFNumberOfDirectories(tiff.get()));
-  }
-  TIFFSetWarningHandler(old_warning);
-  TIFFSetErrorHandler(old_error);
-  return pages;
+  auto pages = vision::CountImageFilePages(path);
+  return pages.ok() ? *pages : 1;
 }
 
 std::vector<WorkItem> ExpandItems(const std::vector<fs::path>& files) {
@@ -163,8 +147,9 @@ std::vector<WorkItem> ExpandItems(const std::vector<fs::path>& files) {
       item.page_count = pages;
       std::string name = file.stem().string();
       if (pages > 1) {
+        // NPY stacks are frames of a time-lapse (or z) series; TIFF stacks are pages.
         std::ostringstream suffix;
-        suffix << "_p" << std::setw(4) << std::setfill('0') << page;
+        suffix << (IsNpy(file) ? "_t" : "_p") << std::setw(4) << std::setfill('0') << page;
         name += suffix.str();
       }
       const int seen = ++used[name];

@@ -1,7 +1,9 @@
 // Turning `--input` arguments into the job's work items: files from directories, recursive glob
-// patterns and list files, then one item per page of a multi-page TIFF (stacks and time-lapse
-// series). The item list is computed once when a job is created and frozen in the job directory,
-// so a resume never sees a different list even if the file system changed.
+// patterns and list files, then one item per page of a multi-page TIFF or per frame of an NPY
+// stack (z-stacks and time-lapse series). A numbered file series (`well_t001.png`, ...) needs
+// nothing special: each file is an item. The item list is computed once when a job is created and
+// frozen in the job directory, so a resume never sees a different list even if the file system
+// changed.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +21,8 @@ struct WorkItem {
   std::filesystem::path path;
   int page = 0;
   int page_count = 1;  // pages in the file (1 for single-image files)
-  // Output file stem, unique in the job: "<stem>" or "<stem>_p0003", with "-2", "-3", ...
-  // appended when two inputs share a stem.
+  // Output file stem, unique in the job: "<stem>", "<stem>_p0003" (TIFF page) or "<stem>_t0003"
+  // (NPY frame), with "-2", "-3", ... appended when two inputs share a stem.
   std::string name;
 
   std::string Id() const;  // "path#page"
@@ -37,8 +39,8 @@ Result<std::vector<std::filesystem::path>> ExpandInputs(const std::vector<std::s
 // True when `arg` contains a glob metacharacter.
 bool IsGlobPattern(const std::string& arg);
 
-// Pages in a TIFF file (counted from its directories, no pixels decoded); 1 for anything else or
-// for a file that cannot be read (decoding it later reports the reason).
+// Pages in a TIFF file or frames in an NPY stack (from headers, no pixels decoded); 1 for
+// anything else or for a file whose header cannot be read (decoding it later reports the reason).
 int CountPages(const std::filesystem::path& path);
 
 // Items in order: every page of every file, with unique output names.

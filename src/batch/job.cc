@@ -65,6 +65,7 @@ Result<JobSpec> SpecFor(const JobRequest& request, const repository::ModelPackag
   ORBIT_ASSIGN_OR_RETURN(spec.model_sha256, ModelContentHash(model));
   for (const auto& arg : inputs) spec.inputs.push_back(NormalizeInputArg(arg));
   spec.outputs = outputs;
+  spec.run = request.run;
   return spec;
 }
 

@@ -25,6 +25,7 @@ struct JobRequest {
   std::optional<OutputSelection> outputs;
   std::filesystem::path output_dir;
   runtime::EngineOptions engine;
+  RunSettings run;  // stored in job.json when the job is created
 };
 
 // A job ready to run: its directory, spec, items and loaded model.

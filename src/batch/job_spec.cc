@@ -66,19 +66,47 @@ Result<double> ParseErrorThreshold(const std::string& text) {
   return fraction;
 }
 
+std::string DescribeRunSettingChanges(const RunSettings& stored, const RunSettings& now) {
+  std::string out;
+  auto add = [&](const std::string& flag, const std::string& was, const std::string& is) {
+    if (was == is) return;
+    if (!out.empty()) out += ", ";
+    out += flag + " " + is + " (job.json: " + was + ")";
+  };
+  auto percent = [](double fraction) {
+    std::ostringstream text;
+    text << 100.0 * fraction << "%";
+    return text.str();
+  };
+  add("--workers", std::to_string(stored.workers), std::to_string(now.workers));
+  add("--batch-size", std::to_string(stored.batch_size), std::to_string(now.batch_size));
+  add("--max-retries", std::to_string(stored.max_retries), std::to_string(now.max_retries));
+  if (stored.error_threshold != now.error_threshold) {
+    add("--error-threshold", percent(stored.error_threshold), percent(now.error_threshold));
+  }
+  return out;
+}
+
 nlohmann::json JobSpec::ToJson() const {
-  return {{"format", "orbit-batch-job/1"},
-          {"model",
-           {{"source", model_source},
-            {"path", model_path},
-            {"recipe", recipe_path},
-            {"name", model_name},
-            {"sha256", model_sha256}}},
-          {"inputs", inputs},
-          {"outputs", outputs.ToString()},
-          {"item_count", item_count},
-          {"items_sha256", items_sha256},
-          {"created_at", created_at}};
+  nlohmann::json json = {{"format", "orbit-batch-job/1"},
+                         {"model",
+                          {{"source", model_source},
+                           {"path", model_path},
+                           {"recipe", recipe_path},
+                           {"name", model_name},
+                           {"sha256", model_sha256}}},
+                         {"inputs", inputs},
+                         {"outputs", outputs.ToString()},
+                         {"item_count", item_count},
+                         {"items_sha256", items_sha256},
+                         {"created_at", created_at}};
+  if (run) {
+    json["run"] = {{"workers", run->workers},
+                   {"batch_size", run->batch_size},
+                   {"max_retries", run->max_retries},
+                   {"error_threshold", run->error_threshold}};
+  }
+  return json;
 }
 
 Result<JobSpec> JobSpec::FromJson(const nlohmann::json& json) {
@@ -100,6 +128,13 @@ Result<JobSpec> JobSpec::FromJson(const nlohmann::json& json) {
     spec.item_count = json.at("item_count").get<std::int64_t>();
     spec.items_sha256 = json.at("items_sha256").get<std::string>();
     spec.created_at = json.value("created_at", "");
+    if (json.contains("run")) {
+      const auto& run = json.at("run");
+      spec.run = RunSettings{.workers = run.at("workers").get<int>(),
+                             .batch_size = run.at("batch_size").get<int>(),
+                             .max_retries = run.at("max_retries").get<int>(),
+                             .error_threshold = run.at("error_threshold").get<double>()};
+    }
     return spec;
   } catch (const nlohmann::json::exception& e) {
     return InvalidArgumentError(std::string("job spec: ") + e.what());

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,22 @@ Result<OutputSelection> ParseOutputSelection(const std::string& text);
 // "1%", "0.5 %" or a fraction "0.01"; must lie in [0, 1].
 Result<double> ParseErrorThreshold(const std::string& text);
 
+// The per-run knobs a job was created with (job.json "run"). None of them changes any item's
+// result, so a resume may change them; `orbit batch run` takes the stored value for a knob it is
+// not given and says which given ones differ.
+struct RunSettings {
+  int workers = 2;
+  int batch_size = 8;
+  int max_retries = 2;
+  double error_threshold = 0.01;  // a fraction
+
+  bool operator==(const RunSettings&) const = default;
+};
+
+// "" when `now` equals `stored`, else one phrase naming each changed knob with its stored value:
+// "--workers 4 (job.json: 2), --error-threshold 5% (job.json: 1%)".
+std::string DescribeRunSettingChanges(const RunSettings& stored, const RunSettings& now);
+
 // Everything that decides a job's results. Throughput knobs (workers, batch size) and the
 // failure policy (retries, threshold) are per run and may change between runs.
 struct JobSpec {
@@ -45,6 +62,9 @@ struct JobSpec {
   std::int64_t item_count = 0;
   std::string items_sha256;  // of items.jsonl
   std::string created_at;    // ISO-8601 UTC
+  // The knobs of the run that created the job; absent in jobs created before they were stored.
+  // Not part of the job's identity (CheckSameJob ignores them).
+  std::optional<RunSettings> run;
 
   nlohmann::json ToJson() const;
   static Result<JobSpec> FromJson(const nlohmann::json& json);

@@ -18,7 +18,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A file written in pieces under a temporary name and renamed into place when complete.
+// A file written in pieces under a temporary name and renamed into place when complete, in the
+// order of WriteFileAtomic: file fsync, rename, directory fsync.
 class AtomicFile {
  public:
   explicit AtomicFile(fs::path path)
@@ -51,7 +52,7 @@ class AtomicFile {
       ::unlink(tmp_.c_str());
       return UnavailableError("cannot write '" + path_.string() + "': " + std::strerror(errno));
     }
-    return Status::Ok();
+    return SyncDirectory(path_.parent_path());  // the rename itself survives a power loss
   }
 
  private:

@@ -10,6 +10,8 @@
 #include <optional>
 #include <vector>
 
+#include "core/file.h"
+
 namespace orbit::batch {
 namespace fs = std::filesystem;
 
@@ -179,6 +181,12 @@ Result<std::unique_ptr<JournalWriter>> JournalWriter::Open(
     const std::string reason = std::strerror(errno);
     ::close(fd);
     return UnavailableError("journal '" + path.string() + "': " + reason);
+  }
+  // A journal created just now must not vanish on a power loss while the outputs its records
+  // name survive (harmless, they would be redone, but cheap to rule out: once per run).
+  if (Status synced = SyncDirectory(path.parent_path()); !synced.ok()) {
+    ::close(fd);
+    return synced;
   }
   if (summary_out != nullptr) *summary_out = summary;
   return std::unique_ptr<JournalWriter>(new JournalWriter(path, fd, summary.valid_bytes));

@@ -59,31 +59,9 @@ class FileLock {
 std::string TempSuffix(const ShardRef& shard) { return ".tmp-" + shard.FileStem(); }
 
 // Writes `bytes` to `path` through a temporary name owned by `shard` (so concurrent shards never
-// delete each other's), fsync'd, then renamed into place.
+// delete each other's): file fsync, rename, directory fsync — durable before the journal record.
 Status WriteOutputAtomic(const fs::path& path, std::string_view bytes, const ShardRef& shard) {
-  const fs::path tmp = path.parent_path() / ("." + path.filename().string() + TempSuffix(shard));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return UnavailableError("cannot write '" + tmp.string() + "': " + std::strerror(errno));
-  }
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string reason = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return UnavailableError("cannot write '" + path.string() + "': " + reason);
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (::fdatasync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return UnavailableError("cannot publish '" + path.string() + "': " + reason);
-  }
-  return Status::Ok();
+  return WriteFileAtomic(path, bytes, TempSuffix(shard));
 }
 
 std::string ObjectsCsv(const vision::Segmentation& seg) {
@@ -183,6 +161,8 @@ Result<RunOutcome> RunShard(PreparedJob& job, const RunOptions& options) {
   for (const fs::path& dir : {layout.journal_dir(), layout.logs()}) fs::create_directories(dir, ec);
   if (job.spec.outputs.masks) fs::create_directories(layout.masks(), ec);
   if (job.spec.outputs.overlays) fs::create_directories(layout.overlays(), ec);
+  // The output directories' own entries must be on disk before any record names a file in them.
+  ORBIT_RETURN_IF_ERROR(SyncDirectory(layout.root));
   RemoveTemporaryFiles(layout, shard);
 
   RunOutcome outcome;
@@ -287,6 +267,9 @@ Result<RunOutcome> RunShard(PreparedJob& job, const RunOptions& options) {
     }
   };
 
+  // One file at a time per decode thread: read and hash the file once, then decode only its
+  // pending pages, one page at a time, each pushed before the next is decoded — a long stack
+  // costs its encoded bytes plus the pages in flight, never every page decoded at once.
   const auto decode_loop = [&] {
     for (;;) {
       const std::size_t f = next_file.fetch_add(1);
@@ -295,42 +278,52 @@ Result<RunOutcome> RunShard(PreparedJob& job, const RunOptions& options) {
       const auto t0 = Clock::now();
       std::string error;
       std::string sha;
-      std::vector<cv::Mat> pages;
+      std::string bytes;
+      std::unique_ptr<vision::PageDecoder> decoder;
       int attempts = 0;
       for (; attempts < attempts_allowed && !stop; ++attempts) {
-        auto bytes = ReadFileBytes(work.path, vision::DecodeLimits{}.max_file_bytes);
-        if (!bytes.ok()) {
-          error = bytes.status().message();
-          if (bytes.status().code() == StatusCode::kNotFound) {
+        auto read = ReadFileBytes(work.path, vision::DecodeLimits{}.max_file_bytes);
+        if (!read.ok()) {
+          error = read.status().message();
+          if (read.status().code() == StatusCode::kNotFound) {
             error = "input '" + work.path.string() + "' does not exist";
           }
           continue;
         }
-        sha = Sha256Hex(*bytes);
-        auto decoded = vision::DecodeImagePages(
-            std::as_bytes(std::span(bytes->data(), bytes->size())), work.path.string());
-        if (!decoded.ok()) {
-          error = decoded.status().message();
+        bytes = std::move(read).value();
+        sha = Sha256Hex(bytes);
+        auto opened = vision::PageDecoder::Open(
+            std::as_bytes(std::span(bytes.data(), bytes.size())), work.path.string());
+        if (!opened.ok()) {
+          error = opened.status().message();
           continue;
         }
-        pages = std::move(decoded).value();
+        decoder = std::move(opened).value();
         error.clear();
         ++attempts;
         break;
       }
       for (const WorkItem* item : work.items) {
+        if (stop) break;
         DecodedItem d;
         d.item = item;
         d.input_sha256 = sha;
         d.attempts = attempts;
-        d.started = t0;
+        d.started = item == work.items.front() ? t0 : Clock::now();
         if (!error.empty()) {
           d.error = error;
-        } else if (item->page >= static_cast<int>(pages.size())) {
-          d.error = "input '" + work.path.string() + "' has " + std::to_string(pages.size()) +
-                    " page(s), no page " + std::to_string(item->page);
+        } else if (item->page >= decoder->page_count()) {
+          d.error = "input '" + work.path.string() + "' has " +
+                    std::to_string(decoder->page_count()) + " page(s), no page " +
+                    std::to_string(item->page);
         } else {
-          d.page = pages[static_cast<std::size_t>(item->page)];
+          // A page that does not decode fails alone; the file's other pages still run.
+          auto page = decoder->DecodePage(item->page);
+          if (page.ok()) {
+            d.page = std::move(page).value();
+          } else {
+            d.error = page.status().message();
+          }
         }
         if (!decoded_queue.Push(std::move(d))) break;
       }

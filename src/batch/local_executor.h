@@ -1,7 +1,8 @@
 // The local executor: runs the items of one shard (the whole job, or one Slurm array task) on
 // this machine as a pipeline of stages joined by bounded queues —
-//   decode (file read, hash, all pages) → segment (pre-process, batched inference through a
-//   ModelScheduler, post-process) → write (encode, atomic rename, fsync'd journal record) —
+//   decode (file read, hash, then one page at a time) → segment (pre-process, batched inference
+//   through a ModelScheduler, post-process) → write (encode, atomic rename, fsync'd journal record)
+//   —
 // so the model is fed from already-decoded images and never waits on disk.
 //
 // Threading model: RunShard blocks its caller; inside it `decode_threads` readers,

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -37,7 +39,38 @@ struct BatchRunFlags {
   std::string shard = "0/1";
   double progress_interval = 10;
   EngineFlags engine;
+  // Which run knobs were given on the command line; on a resume the others take the values in
+  // job.json instead of the defaults.
+  bool workers_given = false;
+  bool batch_size_given = false;
+  bool max_retries_given = false;
+  bool error_threshold_given = false;
 };
+
+// On a resume: knobs not given take the job's stored values; returns the line that names the
+// given ones that differ from job.json ("" when none do or the job predates stored knobs).
+std::string ApplyStoredRunSettings(const BatchRunFlags& flags, const batch::JobSpec& spec,
+                                   batch::RunOptions& run, std::string& error_threshold_text) {
+  if (!spec.run) return "";
+  const batch::RunSettings& stored = *spec.run;
+  if (!flags.workers_given) run.workers = stored.workers;
+  if (!flags.batch_size_given) run.batch_size = stored.batch_size;
+  if (!flags.max_retries_given) run.max_retries = stored.max_retries;
+  if (!flags.error_threshold_given) {
+    run.error_threshold = stored.error_threshold;
+    std::ostringstream text;
+    text << std::setprecision(12) << stored.error_threshold;
+    error_threshold_text = text.str();
+  }
+  const std::string changes = batch::DescribeRunSettingChanges(
+      stored, batch::RunSettings{.workers = run.workers,
+                                 .batch_size = run.batch_size,
+                                 .max_retries = run.max_retries,
+                                 .error_threshold = run.error_threshold});
+  if (changes.empty()) return "";
+  return "options changed from the job's stored spec: " + changes +
+         " (they do not change results; options not given keep the stored values)";
+}
 
 int Fail(const Status& status, int code = kExitUsage) {
   std::cerr << "error: " << status.message() << "\n";
@@ -78,6 +111,10 @@ int RunBatchRun(const BatchRunFlags& flags) {
   run.progress_terminal = ::isatty(STDERR_FILENO) == 1;
   run.progress_interval = std::chrono::duration<double>(flags.progress_interval);
   if (Status s = batch::ValidateRunOptions(run); !s.ok()) return Fail(s);
+  request.run = batch::RunSettings{.workers = run.workers,
+                                   .batch_size = run.batch_size,
+                                   .max_retries = run.max_retries,
+                                   .error_threshold = run.error_threshold};
   if (flags.executor == "slurm" && !shard->is_whole_job()) {
     return Fail(
         InvalidArgumentError("--shard is for the tasks of a Slurm job, not with "
@@ -89,6 +126,11 @@ int RunBatchRun(const BatchRunFlags& flags) {
   std::cerr << (job->resumed ? "resuming" : "created") << " job " << job->layout.root.string()
             << ": " << job->spec.item_count << " items, model " << job->spec.model_name
             << " (sha256 " << job->spec.model_sha256.substr(0, 12) << ")\n";
+  std::string error_threshold_text = flags.error_threshold;
+  if (job->resumed) {
+    const std::string changed = ApplyStoredRunSettings(flags, job->spec, run, error_threshold_text);
+    if (!changed.empty()) std::cerr << changed << "\n";
+  }
 
   if (flags.executor == "slurm") {
     batch::SlurmOptions slurm;
@@ -96,7 +138,7 @@ int RunBatchRun(const BatchRunFlags& flags) {
     slurm.partition = flags.partition;
     slurm.orbit_binary = SelfExecutable();
     slurm.run = run;
-    slurm.error_threshold_text = flags.error_threshold;
+    slurm.error_threshold_text = error_threshold_text;
     auto submitted = batch::SubmitToSlurm(job->layout, slurm);
     if (!submitted.ok()) return Fail(submitted.status(), kExitSomeFailed);
     std::cout << "submitted Slurm array job " << submitted->array_job_id << " (" << slurm.shards
@@ -259,14 +301,20 @@ CommandFn RegisterBatch(CLI::App& app) {
                   "(optional when resuming)")
       ->take_all();
   run->add_option("--output", flags->output, "Job directory (created, or resumed)")->required();
-  run->add_option("--workers", flags->workers, "Decode and write threads")->capture_default_str();
-  run->add_option("--batch-size", flags->batch_size, "Images per model call")
-      ->capture_default_str();
-  run->add_option("--max-retries", flags->max_retries, "Extra attempts per failing item")
-      ->capture_default_str();
-  run->add_option("--error-threshold", flags->error_threshold,
-                  "Stop once failed items exceed this share of the job (\"1%\" or \"0.01\")")
-      ->capture_default_str();
+  CLI::Option* workers =
+      run->add_option("--workers", flags->workers, "Decode and write threads (resume: as stored)")
+          ->capture_default_str();
+  CLI::Option* batch_size = run->add_option("--batch-size", flags->batch_size,
+                                            "Images per model call (resume: as stored)")
+                                ->capture_default_str();
+  CLI::Option* max_retries = run->add_option("--max-retries", flags->max_retries,
+                                             "Extra attempts per failing item (resume: as stored)")
+                                 ->capture_default_str();
+  CLI::Option* error_threshold =
+      run->add_option("--error-threshold", flags->error_threshold,
+                      "Stop once failed items exceed this share of the job (\"1%\" or \"0.01\"; "
+                      "resume: as stored)")
+          ->capture_default_str();
   run->add_option("--outputs", flags->outputs,
                   "Per-item outputs: any of masks,overlays,objects (default masks,objects)");
   run->add_option("--executor", flags->executor, "local or slurm")
@@ -295,8 +343,15 @@ CommandFn RegisterBatch(CLI::App& app) {
       "merge", "Rewrite a job's reports from its journals (the last step of a Slurm job)");
   merge->add_option("dir", *merge_dir, "Job directory")->required();
 
-  return [run, status, merge, flags, status_dir, status_json, merge_dir] {
-    if (run->parsed()) return RunBatchRun(*flags);
+  return [run, status, merge, flags, status_dir, status_json, merge_dir, workers, batch_size,
+          max_retries, error_threshold] {
+    if (run->parsed()) {
+      flags->workers_given = workers->count() > 0;
+      flags->batch_size_given = batch_size->count() > 0;
+      flags->max_retries_given = max_retries->count() > 0;
+      flags->error_threshold_given = error_threshold->count() > 0;
+      return RunBatchRun(*flags);
+    }
     if (status->parsed()) return RunBatchStatus(*status_dir, *status_json);
     if (merge->parsed()) return RunBatchMerge(*merge_dir);
     return kExitUsage;

@@ -38,10 +38,10 @@ Result<std::string> ReadFileBytes(const fs::path& path, std::uint64_t max_bytes)
   return bytes;
 }
 
-Status WriteFileAtomic(const fs::path& path, std::string_view bytes) {
-  std::random_device rd;
-  const fs::path tmp =
-      path.parent_path() / ("." + path.filename().string() + ".tmp" + std::to_string(rd()));
+Status WriteFileAtomic(const fs::path& path, std::string_view bytes, std::string_view temp_suffix) {
+  std::string suffix(temp_suffix);
+  if (suffix.empty()) suffix = ".tmp" + std::to_string(std::random_device{}());
+  const fs::path tmp = path.parent_path() / ("." + path.filename().string() + suffix);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     return UnavailableError("cannot write '" + path.string() + "': " + std::strerror(errno));
@@ -67,6 +67,25 @@ Status WriteFileAtomic(const fs::path& path, std::string_view bytes) {
     const std::string reason = std::strerror(errno);
     ::unlink(tmp.c_str());
     return UnavailableError("cannot publish '" + path.string() + "': " + reason);
+  }
+  return SyncDirectory(path.parent_path());
+}
+
+Status SyncDirectory(const fs::path& dir) {
+  const fs::path target = dir.empty() ? fs::path(".") : dir;
+  const int fd = ::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return UnavailableError("cannot open directory '" + target.string() +
+                            "' to sync it: " + std::strerror(errno));
+  }
+  int rc = 0;
+  do {
+    rc = ::fsync(fd);
+  } while (rc != 0 && errno == EINTR);
+  const std::string reason = rc != 0 ? std::strerror(errno) : "";
+  ::close(fd);
+  if (rc != 0) {
+    return UnavailableError("cannot sync directory '" + target.string() + "': " + reason);
   }
   return Status::Ok();
 }

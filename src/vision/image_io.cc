@@ -7,6 +7,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <opencv2/imgcodecs.hpp>
@@ -238,8 +239,12 @@ Result<cv::Mat> DecodeJpeg(const ImageErrors& err, Bytes bytes, const DecodeLimi
   return DecodeWithOpenCv(err, bytes, width, height);
 }
 
-// ---- NPY: numpy's own format, (H, W) or (H, W, C) of uint8/uint16, C order. 3-channel arrays
-// are taken as RGB (the numpy convention) and returned as BGR like every decoded image.
+// ---- NPY: numpy's own format, uint8/uint16 in C order: an image (H, W) or (H, W, C), or a stack
+// of frames (T, H, W) or (T, H, W, C) — a time-lapse series or z-stack, one page per frame.
+// A 3-D array whose last axis is 1..4 long is an image with channels, any other 3-D array a stack
+// (an image 1 to 4 pixels wide is not a plausible input). 3-channel data is taken as RGB (the
+// numpy convention) and returned as BGR like every decoded image. Frames are read by offset, so
+// a stack is never decoded whole.
 
 struct NpyHeader {
   std::string descr;
@@ -315,18 +320,30 @@ Result<NpyHeader> ParseNpyHeader(const ImageErrors& err, Bytes bytes) {
   return header;
 }
 
-Result<cv::Mat> DecodeNpy(const ImageErrors& err, Bytes bytes, const DecodeLimits& limits) {
-  ORBIT_ASSIGN_OR_RETURN(const NpyHeader header, ParseNpyHeader(err, bytes));
-  int depth = -1;
+// Where the frames of an NPY array lie and what each one is.
+struct NpyLayout {
+  int frames = 1;
+  int height = 0, width = 0, channels = 1;
+  int depth = CV_8U;
   bool swap_bytes = false;
+  std::size_t data_offset = 0;
+  std::size_t frame_bytes = 0;
+};
+
+// Checks the header against the limits and `file_bytes` (the whole file's size, which may be
+// more than the header bytes given) before any pixel buffer exists.
+Result<NpyLayout> ReadNpyLayout(const ImageErrors& err, Bytes header_bytes,
+                                std::uint64_t file_bytes, const DecodeLimits& limits) {
+  ORBIT_ASSIGN_OR_RETURN(const NpyHeader header, ParseNpyHeader(err, header_bytes));
+  NpyLayout layout;
   const std::string& d = header.descr;
   if (d == "|u1" || d == "<u1" || d == ">u1" || d == "u1" || d == "=u1") {
-    depth = CV_8U;
+    layout.depth = CV_8U;
   } else if (d == "<u2" || d == "=u2") {
-    depth = CV_16U;
+    layout.depth = CV_16U;
   } else if (d == ">u2") {
-    depth = CV_16U;
-    swap_bytes = true;
+    layout.depth = CV_16U;
+    layout.swap_bytes = true;
   } else {
     return err.Invalid("NPY dtype '" + d +
                        "' is not supported (expected uint8 '|u1' or uint16 '<u2')");
@@ -334,30 +351,67 @@ Result<cv::Mat> DecodeNpy(const ImageErrors& err, Bytes bytes, const DecodeLimit
   if (header.fortran_order) {
     return err.Invalid("NPY array is in Fortran order (expected C order)");
   }
+  // Split the shape into (frames, height, width, channels).
   const auto& shape = header.shape;
-  if (shape.size() != 2 && shape.size() != 3) {
+  std::int64_t frames = 1, height = 0, width = 0, channels = 1;
+  const bool stack_3d = shape.size() == 3 && shape[2] > 4;
+  if (shape.size() == 2) {
+    height = shape[0];
+    width = shape[1];
+  } else if (shape.size() == 3 && !stack_3d) {
+    height = shape[0];
+    width = shape[1];
+    channels = shape[2];
+  } else if (shape.size() == 3) {
+    frames = shape[0];
+    height = shape[1];
+    width = shape[2];
+  } else if (shape.size() == 4) {
+    frames = shape[0];
+    height = shape[1];
+    width = shape[2];
+    channels = shape[3];
+  } else {
     return err.Invalid("NPY array has " + std::to_string(shape.size()) +
-                       " dimensions (expected (height, width) or (height, width, channels))");
+                       " dimensions (expected (height, width), (height, width, channels), "
+                       "(frames, height, width) or (frames, height, width, channels))");
   }
-  ORBIT_RETURN_IF_ERROR(CheckDimensions(err, shape[1], shape[0], limits));
-  const std::int64_t channels = shape.size() == 3 ? shape[2] : 1;
+  if (frames <= 0) return err.Invalid("NPY stack has no frames (shape starts with 0)");
+  if (frames > limits.max_pages) {
+    return err.TooLarge("NPY stack has " + std::to_string(frames) + " frames, over the limit of " +
+                        std::to_string(limits.max_pages));
+  }
+  ORBIT_RETURN_IF_ERROR(CheckDimensions(err, width, height, limits));
   ORBIT_RETURN_IF_ERROR(CheckChannelCount(err, channels));
-  const std::size_t element = depth == CV_8U ? 1 : 2;
-  const std::size_t expected = static_cast<std::size_t>(shape[0] * shape[1] * channels) * element;
-  const std::size_t available = bytes.size() - header.data_offset;
+  layout.frames = static_cast<int>(frames);
+  layout.height = static_cast<int>(height);
+  layout.width = static_cast<int>(width);
+  layout.channels = static_cast<int>(channels);
+  layout.data_offset = header.data_offset;
+  const std::uint64_t element = layout.depth == CV_8U ? 1 : 2;
+  // No overflow: height * width <= max_pixels (checked), frames <= max_pages, channels <= 3.
+  layout.frame_bytes = static_cast<std::size_t>(height * width * channels) * element;
+  const std::uint64_t expected = static_cast<std::uint64_t>(frames) * layout.frame_bytes;
+  const std::uint64_t available = file_bytes - header.data_offset;
   if (available != expected) {
     return err.Corrupt("NPY data has " + std::to_string(available) + " bytes, shape needs " +
                        std::to_string(expected));
   }
-  cv::Mat image(static_cast<int>(shape[0]), static_cast<int>(shape[1]),
-                CV_MAKETYPE(depth, static_cast<int>(channels)));
-  std::memcpy(image.data, bytes.data() + header.data_offset, expected);
-  if (swap_bytes) {
+  return layout;
+}
+
+cv::Mat DecodeNpyFrame(const NpyLayout& layout, Bytes bytes, int frame) {
+  cv::Mat image(layout.height, layout.width, CV_MAKETYPE(layout.depth, layout.channels));
+  std::memcpy(
+      image.data,
+      bytes.data() + layout.data_offset + static_cast<std::size_t>(frame) * layout.frame_bytes,
+      layout.frame_bytes);
+  if (layout.swap_bytes) {
     auto* p = reinterpret_cast<std::uint16_t*>(image.data);
-    for (std::size_t k = 0; k < expected / 2; ++k)
+    for (std::size_t k = 0; k < layout.frame_bytes / 2; ++k)
       p[k] = static_cast<std::uint16_t>((p[k] >> 8) | (p[k] << 8));
   }
-  if (channels == 3) cv::cvtColor(image, image, cv::COLOR_RGB2BGR);
+  if (layout.channels == 3) cv::cvtColor(image, image, cv::COLOR_RGB2BGR);
   return image;
 }
 
@@ -557,9 +611,8 @@ Result<cv::Mat> ReadTiffPixels(const ImageErrors& err, TIFF* tiff, TiffSource& s
   return image;
 }
 
-Result<std::vector<cv::Mat>> DecodeTiff(const ImageErrors& err, Bytes bytes,
-                                        const DecodeLimits& limits, bool first_page_only) {
-  TiffSource src{bytes};
+std::unique_ptr<TIFFOpenOptions, TiffOptionsDeleter> TiffOpenOptions(TiffSource& src,
+                                                                     const DecodeLimits& limits) {
   std::unique_ptr<TIFFOpenOptions, TiffOptionsDeleter> options(TIFFOpenOptionsAlloc());
   TIFFOpenOptionsSetErrorHandlerExtR(options.get(), TiffErrorHandler, &src);
   TIFFOpenOptionsSetWarningHandlerExtR(options.get(), TiffWarningHandler, &src);
@@ -568,42 +621,109 @@ Result<std::vector<cv::Mat>> DecodeTiff(const ImageErrors& err, Bytes bytes,
       options.get(),
       static_cast<tmsize_t>(std::min<std::int64_t>(limits.max_pixels, std::int64_t{1} << 40) * 8 +
                             (std::int64_t{64} << 20)));
-  std::unique_ptr<TIFF, TiffCloser> tiff(TIFFClientOpenExt("memory", "rm", &src, TiffRead,
-                                                           TiffWrite, TiffSeek, TiffClose, TiffSize,
-                                                           TiffMap, TiffUnmap, options.get()));
-  if (tiff == nullptr) return err.Corrupt(src.error.empty() ? "not a readable TIFF" : src.error);
-
-  // Pass 1: headers only.
-  std::vector<TiffPage> pages;
-  do {
-    if (static_cast<int>(pages.size()) >= limits.max_pages) {
-      return err.TooLarge("has more than " + std::to_string(limits.max_pages) +
-                          " pages, over the limit");
-    }
-    const std::string label = "page " + std::to_string(pages.size() + 1) + ": ";
-    ORBIT_ASSIGN_OR_RETURN(TiffPage page, ReadTiffPageHeader(err, tiff.get(), limits, label));
-    pages.push_back(page);
-    if (first_page_only) break;
-  } while (TIFFReadDirectory(tiff.get()));
-
-  // Pass 2: pixels.
-  std::vector<cv::Mat> images;
-  images.reserve(pages.size());
-  const int count = static_cast<int>(pages.size());
-  for (int i = 0; i < count; ++i) {
-    src.error.clear();
-    if (!TIFFSetDirectory(tiff.get(), static_cast<tdir_t>(i))) {
-      return err.Corrupt("cannot re-read TIFF directory " + std::to_string(i + 1));
-    }
-    ORBIT_ASSIGN_OR_RETURN(cv::Mat image, ReadTiffPixels(err, tiff.get(), src, pages[i],
-                                                         "page " + std::to_string(i + 1) + ": "));
-    images.push_back(std::move(image));
-  }
-  return images;
+  return options;
 }
 
-Result<std::vector<cv::Mat>> DecodePages(Bytes bytes, std::string_view name,
-                                         const DecodeLimits& limits, bool first_page_only) {
+// PNG and JPEG: one page, checked and decoded by DecodePage(0).
+class SinglePageDecoder final : public PageDecoder {
+ public:
+  SinglePageDecoder(Bytes bytes, std::string_view name, const DecodeLimits& limits, bool is_png)
+      : bytes_(bytes), err_(name), limits_(limits), is_png_(is_png) {}
+  int page_count() const override { return 1; }
+  Result<cv::Mat> DecodePage(int index) override {
+    if (index != 0) return OutOfRangeError("image has 1 page, no page " + std::to_string(index));
+    return is_png_ ? DecodePng(err_, bytes_, limits_) : DecodeJpeg(err_, bytes_, limits_);
+  }
+
+ private:
+  Bytes bytes_;
+  ImageErrors err_;
+  DecodeLimits limits_;
+  bool is_png_;
+};
+
+// NPY: the header is checked once; a frame is one memcpy from its offset.
+class NpyPageDecoder final : public PageDecoder {
+ public:
+  NpyPageDecoder(Bytes bytes, const NpyLayout& layout) : bytes_(bytes), layout_(layout) {}
+  int page_count() const override { return layout_.frames; }
+  Result<cv::Mat> DecodePage(int index) override {
+    if (index < 0 || index >= layout_.frames) {
+      return OutOfRangeError("NPY stack has " + std::to_string(layout_.frames) +
+                             " frame(s), no frame " + std::to_string(index));
+    }
+    return DecodeNpyFrame(layout_, bytes_, index);
+  }
+
+ private:
+  Bytes bytes_;
+  NpyLayout layout_;
+};
+
+// TIFF via libtiff on the in-memory bytes: Open reads every directory's tags (pass 1, no pixel
+// data) and checks sizes and pixel types; DecodePage reads one directory's strips or tiles.
+// Reading pages in ascending order moves to the next directory (TIFFReadDirectory) instead of
+// walking the chain from the start.
+class TiffPageDecoder final : public PageDecoder {
+ public:
+  static Result<std::unique_ptr<PageDecoder>> Open(Bytes bytes, std::string_view name,
+                                                   const DecodeLimits& limits,
+                                                   bool first_page_only) {
+    std::unique_ptr<TiffPageDecoder> d(new TiffPageDecoder(bytes, name));
+    const auto options = TiffOpenOptions(d->src_, limits);
+    d->tiff_.reset(TIFFClientOpenExt("memory", "rm", &d->src_, TiffRead, TiffWrite, TiffSeek,
+                                     TiffClose, TiffSize, TiffMap, TiffUnmap, options.get()));
+    if (d->tiff_ == nullptr) {
+      return d->err_.Corrupt(d->src_.error.empty() ? "not a readable TIFF" : d->src_.error);
+    }
+    do {
+      if (static_cast<int>(d->pages_.size()) >= limits.max_pages) {
+        return d->err_.TooLarge("has more than " + std::to_string(limits.max_pages) +
+                                " pages, over the limit");
+      }
+      ORBIT_ASSIGN_OR_RETURN(
+          TiffPage page, ReadTiffPageHeader(d->err_, d->tiff_.get(), limits,
+                                            "page " + std::to_string(d->pages_.size() + 1) + ": "));
+      d->pages_.push_back(page);
+      if (first_page_only) break;
+    } while (TIFFReadDirectory(d->tiff_.get()));
+    d->current_ = static_cast<int>(d->pages_.size()) - 1;
+    return std::unique_ptr<PageDecoder>(std::move(d));
+  }
+
+  int page_count() const override { return static_cast<int>(pages_.size()); }
+
+  Result<cv::Mat> DecodePage(int index) override {
+    if (index < 0 || index >= page_count()) {
+      return OutOfRangeError("TIFF has " + std::to_string(page_count()) + " page(s), no page " +
+                             std::to_string(index));
+    }
+    src_.error.clear();
+    const bool moved = index == current_ + 1 ? TIFFReadDirectory(tiff_.get()) != 0
+                       : index == current_
+                           ? true
+                           : TIFFSetDirectory(tiff_.get(), static_cast<tdir_t>(index)) != 0;
+    if (!moved) {
+      current_ = -2;  // unknown: the next call seeks from the start
+      return err_.Corrupt("cannot re-read TIFF directory " + std::to_string(index + 1));
+    }
+    current_ = index;
+    return ReadTiffPixels(err_, tiff_.get(), src_, pages_[static_cast<std::size_t>(index)],
+                          "page " + std::to_string(index + 1) + ": ");
+  }
+
+ private:
+  TiffPageDecoder(Bytes bytes, std::string_view name) : src_{bytes}, err_(name) {}
+
+  TiffSource src_;  // libtiff's handle points here: the decoder never moves (heap only)
+  ImageErrors err_;
+  std::unique_ptr<TIFF, TiffCloser> tiff_;
+  std::vector<TiffPage> pages_;
+  int current_ = -2;  // directory libtiff is on
+};
+
+Result<std::unique_ptr<PageDecoder>> OpenPages(Bytes bytes, std::string_view name,
+                                               const DecodeLimits& limits, bool first_page_only) {
   const ImageErrors err(name);
   if (bytes.empty()) return err.Invalid("file is empty");
   if (bytes.size() > limits.max_file_bytes) {
@@ -613,30 +733,34 @@ Result<std::vector<cv::Mat>> DecodePages(Bytes bytes, std::string_view name,
   if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     return err.TooLarge("is over 2 GiB, which the decoders cannot take");
   }
-  std::vector<cv::Mat> pages;
   switch (DetectFormat(bytes)) {
-    case ImageFormat::kPng: {
-      ORBIT_ASSIGN_OR_RETURN(cv::Mat image, DecodePng(err, bytes, limits));
-      pages.push_back(std::move(image));
-      break;
-    }
-    case ImageFormat::kJpeg: {
-      ORBIT_ASSIGN_OR_RETURN(cv::Mat image, DecodeJpeg(err, bytes, limits));
-      pages.push_back(std::move(image));
-      break;
-    }
+    case ImageFormat::kPng:
+    case ImageFormat::kJpeg:
+      return std::unique_ptr<PageDecoder>(std::make_unique<SinglePageDecoder>(
+          bytes, name, limits, DetectFormat(bytes) == ImageFormat::kPng));
     case ImageFormat::kNpy: {
-      ORBIT_ASSIGN_OR_RETURN(cv::Mat image, DecodeNpy(err, bytes, limits));
-      pages.push_back(std::move(image));
-      break;
+      ORBIT_ASSIGN_OR_RETURN(const NpyLayout layout,
+                             ReadNpyLayout(err, bytes, bytes.size(), limits));
+      return std::unique_ptr<PageDecoder>(std::make_unique<NpyPageDecoder>(bytes, layout));
     }
-    case ImageFormat::kTiff: {
-      ORBIT_ASSIGN_OR_RETURN(pages, DecodeTiff(err, bytes, limits, first_page_only));
-      break;
-    }
+    case ImageFormat::kTiff:
+      return TiffPageDecoder::Open(bytes, name, limits, first_page_only);
     case ImageFormat::kUnknown:
-      return err.Invalid("is not a PNG, JPEG, TIFF or NPY image (starts with bytes " +
-                         HexPrefix(bytes) + ")");
+      break;
+  }
+  return err.Invalid("is not a PNG, JPEG, TIFF or NPY image (starts with bytes " +
+                     HexPrefix(bytes) + ")");
+}
+
+Result<std::vector<cv::Mat>> DecodePages(Bytes bytes, std::string_view name,
+                                         const DecodeLimits& limits, bool first_page_only) {
+  ORBIT_ASSIGN_OR_RETURN(auto decoder, OpenPages(bytes, name, limits, first_page_only));
+  const int count = first_page_only ? 1 : decoder->page_count();
+  std::vector<cv::Mat> pages;
+  pages.reserve(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    ORBIT_ASSIGN_OR_RETURN(cv::Mat page, decoder->DecodePage(i));
+    pages.push_back(std::move(page));
   }
   return pages;
 }
@@ -658,6 +782,46 @@ ImageFormat DetectFormat(std::span<const std::byte> bytes) {
   }
   if (StartsWith(bytes, "\x93NUMPY")) return ImageFormat::kNpy;
   return ImageFormat::kUnknown;
+}
+
+Result<std::unique_ptr<PageDecoder>> PageDecoder::Open(std::span<const std::byte> bytes,
+                                                       std::string_view name,
+                                                       const DecodeLimits& limits) {
+  return OpenPages(bytes, name, limits, /*first_page_only=*/false);
+}
+
+Result<int> CountImageFilePages(const std::filesystem::path& path, const DecodeLimits& limits) {
+  const ImageErrors err(path.string());
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFoundError("image '" + path.string() + "' cannot be opened");
+  std::error_code ec;
+  const std::uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) return NotFoundError("image '" + path.string() + "': " + ec.message());
+  // The NPY header is at most 64 KiB in practice (version 1 cannot say more); read that much.
+  std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(size, 1 << 16)), '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  const Bytes head_bytes = AsBytes(head);
+  switch (DetectFormat(head_bytes)) {
+    case ImageFormat::kNpy: {
+      ORBIT_ASSIGN_OR_RETURN(const NpyLayout layout, ReadNpyLayout(err, head_bytes, size, limits));
+      return layout.frames;
+    }
+    case ImageFormat::kTiff: {
+      TiffSource src{};
+      const auto options = TiffOpenOptions(src, limits);
+      std::unique_ptr<TIFF, TiffCloser> tiff(TIFFOpenExt(path.c_str(), "r", options.get()));
+      if (tiff == nullptr)
+        return err.Corrupt(src.error.empty() ? "not a readable TIFF" : src.error);
+      const int pages = static_cast<int>(TIFFNumberOfDirectories(tiff.get()));
+      if (pages > limits.max_pages) {
+        return err.TooLarge("has " + std::to_string(pages) + " pages, over the limit of " +
+                            std::to_string(limits.max_pages));
+      }
+      return std::max(1, pages);
+    }
+    default:
+      return 1;
+  }
 }
 
 Result<std::vector<cv::Mat>> DecodeImagePages(std::span<const std::byte> bytes,

@@ -116,6 +116,39 @@ TEST_F(InputsTest, MultiPageTiffExpandsToOneItemPerPage) {
   EXPECT_EQ(items[3].Id(), stack.string() + "#2");
 }
 
+TEST_F(InputsTest, NpyStackExpandsToOneItemPerFrame) {
+  // (3 frames, 8, 8) uint8, numpy's version-1 header.
+  std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (3, 8, 8), }";
+  while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
+  dict += '\n';
+  std::string npy("\x93NUMPY\x01\x00", 8);
+  npy += static_cast<char>(dict.size() & 0xff);
+  npy += static_cast<char>(dict.size() >> 8);
+  npy += dict + std::string(3 * 64, '\x05');
+  std::ofstream(dir_ / "well_A1.npy", std::ios::binary) << npy;
+  EXPECT_EQ(CountPages(dir_ / "well_A1.npy"), 3);
+  const auto items = ExpandItems({dir_ / "well_A1.npy"});
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0].name, "well_A1_t0000");
+  EXPECT_EQ(items[2].name, "well_A1_t0002");
+  EXPECT_EQ(items[2].page, 2);
+  EXPECT_EQ(items[2].page_count, 3);
+}
+
+TEST_F(InputsTest, NumberedFileSeriesIsOneItemPerFileInFrameOrder) {
+  // A time-lapse kept as one file per frame needs no special handling: each file is an item,
+  // sorted by name, output named after the file.
+  for (const char* name : {"well_A1_t002.png", "well_A1_t001.png", "well_A1_t010.png"}) Png(name);
+  auto files = ExpandInputs({(dir_ / "well_A1_t*.png").string()});
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  const auto items = ExpandItems(*files);
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0].name, "well_A1_t001");
+  EXPECT_EQ(items[1].name, "well_A1_t002");
+  EXPECT_EQ(items[2].name, "well_A1_t010");
+  EXPECT_EQ(items[2].page_count, 1);
+}
+
 TEST_F(InputsTest, CorruptTiffCountsAsOnePage) {
   Text("bad.tif", "II*\0garbage");
   EXPECT_EQ(CountPages(dir_ / "bad.tif"), 1);

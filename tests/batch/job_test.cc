@@ -130,6 +130,23 @@ TEST_F(JobTest, ResumeWithDifferentInputsOrOutputsIsRefused) {
   EXPECT_TRUE(PrepareJob(bare).ok());
 }
 
+TEST_F(JobTest, RunSettingsAreStoredButDoNotBlockAResume) {
+  Images(2);
+  JobRequest created = Request();
+  created.run =
+      RunSettings{.workers = 3, .batch_size = 5, .max_retries = 1, .error_threshold = 0.1};
+  ASSERT_TRUE(PrepareJob(created).ok());
+  auto stored = ReadJobSpec(dir_ / "job" / "job.json");
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  ASSERT_TRUE(stored->run.has_value());
+  EXPECT_EQ(*stored->run, created.run);
+  JobRequest resumed = Request();
+  resumed.run = RunSettings{.workers = 8, .batch_size = 16, .max_retries = 0, .error_threshold = 1};
+  auto job = PrepareJob(resumed);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(*job->spec.run, created.run);  // the spec is not rewritten by a resume
+}
+
 TEST_F(JobTest, RegistryUriIsAClearError) {
   JobRequest r = Request();
   r.model = "models:/cellseg/3";
@@ -281,6 +298,36 @@ TEST(JobSpecTest, ParsesThresholdsAndOutputs) {
   EXPECT_EQ(sel->ToString(), "masks,overlays");
   EXPECT_FALSE(ParseOutputSelection("masks,pdf").ok());
   EXPECT_FALSE(ParseOutputSelection("").ok());
+}
+
+TEST(JobSpecTest, RunSettingChangesNameEachChangedKnobWithItsStoredValue) {
+  const RunSettings stored;
+  EXPECT_EQ(DescribeRunSettingChanges(stored, stored), "");
+  RunSettings now = stored;
+  now.workers = 4;
+  now.error_threshold = 0.05;
+  EXPECT_EQ(DescribeRunSettingChanges(stored, now),
+            "--workers 4 (job.json: 2), --error-threshold 5% (job.json: 1%)");
+  now = stored;
+  now.batch_size = 32;
+  now.max_retries = 0;
+  EXPECT_EQ(DescribeRunSettingChanges(stored, now),
+            "--batch-size 32 (job.json: 8), --max-retries 0 (job.json: 2)");
+}
+
+TEST(JobSpecTest, SpecWithoutStoredRunSettingsStillParses) {
+  JobSpec spec;
+  spec.model_source = "m";
+  spec.inputs = {"/in"};
+  nlohmann::json json = spec.ToJson();
+  EXPECT_FALSE(json.contains("run"));
+  auto parsed = JobSpec::FromJson(json);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_FALSE(parsed->run.has_value());
+  spec.run = RunSettings{.workers = 7};
+  parsed = JobSpec::FromJson(spec.ToJson());
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->run->workers, 7);
 }
 
 TEST(JobSpecTest, CsvFieldsAreQuotedOnlyWhenNeeded) {

@@ -43,6 +43,25 @@ TEST_F(FileTest, WriteIntoMissingDirectoryIsUnavailable) {
   EXPECT_NE(s.message().find("missing/a.txt"), std::string::npos);
 }
 
+// The directory fsync after the rename must also work for a bare file name (parent path "").
+TEST_F(FileTest, WriteAtomicWithBareFileNameWritesIntoCurrentDirectory) {
+  const fs::path previous = fs::current_path();
+  fs::current_path(dir_);
+  const Status s = WriteFileAtomic("bare.txt", "x");
+  fs::current_path(previous);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(*ReadFileBytes(dir_ / "bare.txt"), "x");
+}
+
+TEST_F(FileTest, SyncDirectorySucceedsOnDirectoryAndNamesMissingOne) {
+  EXPECT_TRUE(SyncDirectory(dir_).ok());
+  const Status missing = SyncDirectory(dir_ / "missing");
+  EXPECT_EQ(missing.code(), StatusCode::kUnavailable);
+  EXPECT_NE(missing.message().find("missing"), std::string::npos);
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "file", "x").ok());
+  EXPECT_FALSE(SyncDirectory(dir_ / "file").ok());  // a file is not a directory
+}
+
 TEST_F(FileTest, ReadMissingFileIsNotFound) {
   auto r = ReadFileBytes(dir_ / "nope.png");
   ASSERT_FALSE(r.ok());

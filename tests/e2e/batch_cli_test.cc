@@ -180,6 +180,68 @@ TEST_F(BatchCliTest, KillNineAtRandomMomentsThenResumeIsExactlyOnce) {
   EXPECT_GE(killed_mid_run, kCycles / 2) << "kills that hit a running process";
 }
 
+TEST_F(BatchCliTest, NpyTimeLapseStackBecomesOneItemPerFrameLikeAFileSeries) {
+  // The same three 16-bit frames twice: as one (T, H, W) NPY stack and as a numbered file series.
+  const cv::Mat src =
+      cv::imread((kModel / "fixtures/images/img_010.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(src.type(), CV_16UC1);
+  std::string data;
+  for (int t = 0; t < 3; ++t) {
+    const cv::Mat frame = src(cv::Rect(t * 30, t * 20, 96, 80)).clone();
+    char name[32];
+    std::snprintf(name, sizeof(name), "series_t%03d.png", t + 1);
+    ASSERT_TRUE(cv::imwrite((dir_ / "in" / name).string(), frame));
+    data.append(reinterpret_cast<const char*>(frame.data), frame.total() * frame.elemSize());
+  }
+  std::string dict = "{'descr': '<u2', 'fortran_order': False, 'shape': (3, 80, 96), }";
+  while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
+  dict += '\n';
+  std::string npy("\x93NUMPY\x01\x00", 8);
+  npy += static_cast<char>(dict.size() & 0xff);
+  npy += static_cast<char>(dict.size() >> 8);
+  std::ofstream(dir_ / "in" / "stack.npy", std::ios::binary) << npy << dict << data;
+
+  const CommandResult r = RunOrbit(RunArgs(dir_ / "job"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectExactlyOnce(dir_ / "job", 6, "npy stack + series");
+  for (int t = 0; t < 3; ++t) {
+    char frame[32], file[32];
+    std::snprintf(frame, sizeof(frame), "stack_t%04d.png", t);
+    std::snprintf(file, sizeof(file), "series_t%03d.png", t + 1);
+    const cv::Mat a = cv::imread((dir_ / "job/masks" / frame).string(), cv::IMREAD_UNCHANGED);
+    const cv::Mat b = cv::imread((dir_ / "job/masks" / file).string(), cv::IMREAD_UNCHANGED);
+    ASSERT_FALSE(a.empty()) << frame;
+    ASSERT_FALSE(b.empty()) << file;
+    EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0) << frame << " vs " << file;
+  }
+  const auto rows = ReadCsv(dir_ / "job/results.csv");
+  int frames = 0;
+  for (const auto& row : rows) {
+    if (row[0].starts_with("stack_t")) {
+      EXPECT_EQ(row[2], std::to_string(frames)) << "page column of " << row[0];
+      ++frames;
+    }
+  }
+  EXPECT_EQ(frames, 3);
+}
+
+TEST_F(BatchCliTest, ResumeSaysWhichRunOptionsDifferFromTheStoredSpec) {
+  MakeInputs(3, false);
+  ASSERT_EQ(RunOrbit(RunArgs(dir_ / "job", "--max-retries 1")).exit_code, 0);
+  const std::string job = ShellQuote((dir_ / "job").string());
+  // Options not given keep the stored values: nothing changed, nothing said.
+  const CommandResult bare = RunOrbit("batch run --output " + job);
+  ASSERT_EQ(bare.exit_code, 0) << bare.err;
+  EXPECT_EQ(bare.err.find("options changed"), std::string::npos) << bare.err;
+  const CommandResult changed =
+      RunOrbit("batch run --output " + job + " --workers 3 --batch-size 4 --error-threshold 5%");
+  ASSERT_EQ(changed.exit_code, 0) << changed.err;
+  EXPECT_NE(changed.err.find("options changed from the job's stored spec: --workers 3 (job.json: "
+                             "2), --error-threshold 5% (job.json: 1%)"),
+            std::string::npos)
+      << changed.err;
+}
+
 TEST_F(BatchCliTest, BadInputsLandInFailuresCsvAndTheRestSucceed) {
   const int good = MakeInputs(12, false);
   std::ofstream(dir_ / "in" / "empty.png") << "";

@@ -730,6 +730,111 @@ TEST_F(ImageIoTest, SingleChannelNpyWithExplicitChannelAxisIsGray) {
   EXPECT_EQ(image->size(), cv::Size(1, 2));
 }
 
+// ---- NPY stacks (time-lapse series, z-stacks): one page per frame
+
+TEST_F(ImageIoTest, NpyStackDecodesToOnePagePerFrame) {
+  // (3 frames, 2 rows, 5 columns) of uint8: frame t holds 10*t + i.
+  std::string data;
+  for (int t = 0; t < 3; ++t)
+    for (int i = 0; i < 10; ++i) data += static_cast<char>(10 * t + i);
+  auto pages = DecodeImagePages(AsBytes(NpyBytes("|u1", "(3, 2, 5)", data)), "tl.npy");
+  ASSERT_TRUE(pages.ok()) << pages.status().ToString();
+  ASSERT_EQ(pages->size(), 3u);
+  for (int t = 0; t < 3; ++t) {
+    const cv::Mat& page = (*pages)[static_cast<std::size_t>(t)];
+    ASSERT_EQ(page.type(), CV_8UC1);
+    ASSERT_EQ(page.rows, 2);
+    ASSERT_EQ(page.cols, 5);
+    EXPECT_EQ(page.at<std::uint8_t>(1, 4), 10 * t + 9) << "frame " << t;
+  }
+  // The first frame is what DecodeImage returns, as for a multi-page TIFF.
+  auto first = DecodeImage(AsBytes(NpyBytes("|u1", "(3, 2, 5)", data)), "tl.npy");
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(SameMat(*first, (*pages)[0]));
+}
+
+TEST_F(ImageIoTest, NpyRgbStackFramesComeBackInBgrOrder) {
+  // (2 frames, 1 row, 1 column, 3 channels); frame 1 is R=7, G=8, B=9.
+  auto pages = DecodeImagePages(
+      AsBytes(NpyBytes("|u1", "(2, 1, 1, 3)", "\x01\x02\x03\x07\x08\x09")), "rgb_tl.npy");
+  ASSERT_TRUE(pages.ok()) << pages.status().ToString();
+  ASSERT_EQ(pages->size(), 2u);
+  EXPECT_EQ((*pages)[1].at<cv::Vec3b>(0, 0), cv::Vec3b(9, 8, 7));
+}
+
+TEST_F(ImageIoTest, ThreeDimensionalNpyWithShortLastAxisIsAnImageWithChannels) {
+  // (H, W, 3) stays one RGB image, not 2 frames 1 pixel by 3 wide.
+  auto pages = DecodeImagePages(AsBytes(NpyBytes("|u1", "(2, 1, 3)", "abcdef")), "rgb.npy");
+  ASSERT_TRUE(pages.ok()) << pages.status().ToString();
+  ASSERT_EQ(pages->size(), 1u);
+  EXPECT_EQ((*pages)[0].channels(), 3);
+}
+
+TEST_F(ImageIoTest, RefusesNpyStacksOverTheFrameLimitOrWithBadFrames) {
+  DecodeLimits limits;
+  limits.max_pages = 2;
+  auto many =
+      DecodeImagePages(AsBytes(NpyBytes("|u1", "(3, 1, 5)", "abcdefghijklmno")), "a.npy", limits);
+  EXPECT_EQ(many.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(many.status().message().find("3 frames"), std::string::npos);
+  auto rgba =
+      DecodeImagePages(AsBytes(NpyBytes("|u1", "(1, 1, 5, 4)", std::string(20, 'x'))), "a.npy");
+  EXPECT_NE(rgba.status().message().find("4 channels"), std::string::npos);
+  auto cut = DecodeImagePages(AsBytes(NpyBytes("|u1", "(2, 1, 5)", "abcdefghi")), "a.npy");
+  EXPECT_NE(cut.status().message().find("corrupt or truncated"), std::string::npos);
+  auto none = DecodeImagePages(AsBytes(NpyBytes("|u1", "(0, 1, 5)", "")), "a.npy");
+  EXPECT_NE(none.status().message().find("no frames"), std::string::npos);
+}
+
+TEST_F(ImageIoTest, PageDecoderDecodesSinglePagesInAnyOrder) {
+  const cv::Mat a = Gradient(10, 7, CV_8UC1);
+  const cv::Mat b = Gradient(5, 9, CV_16UC1);
+  const cv::Mat c = Gradient(6, 6, CV_8UC3);
+  const std::string tiff = WriteTiff({a, b, c});
+  auto decoder = PageDecoder::Open(AsBytes(tiff), "stack.tif");
+  ASSERT_TRUE(decoder.ok()) << decoder.status().ToString();
+  ASSERT_EQ((*decoder)->page_count(), 3);
+  const std::vector<cv::Mat> expected = {a, b, c};
+  // Ascending (next directory), repeated, backwards (seek) and after a seek.
+  for (int index : {1, 2, 2, 0, 2, 1}) {
+    auto page = (*decoder)->DecodePage(index);
+    ASSERT_TRUE(page.ok()) << "page " << index << ": " << page.status().ToString();
+    const cv::Mat& want = expected[static_cast<std::size_t>(index)];
+    if (want.channels() == 3) {
+      cv::Mat bgr;
+      cv::cvtColor(want, bgr, cv::COLOR_RGB2BGR);
+      EXPECT_TRUE(SameMat(*page, bgr)) << "page " << index;
+    } else {
+      EXPECT_TRUE(SameMat(*page, want)) << "page " << index;
+    }
+  }
+  EXPECT_EQ((*decoder)->DecodePage(3).status().code(), StatusCode::kOutOfRange);
+
+  const std::string png_bytes = *EncodePng(a);  // the decoder borrows the bytes
+  auto png = PageDecoder::Open(AsBytes(png_bytes), "a.png");
+  ASSERT_TRUE(png.ok());
+  EXPECT_EQ((*png)->page_count(), 1);
+  EXPECT_TRUE(SameMat(*(*png)->DecodePage(0), a));
+  EXPECT_EQ((*png)->DecodePage(1).status().code(), StatusCode::kOutOfRange);
+}
+
+TEST_F(ImageIoTest, CountImageFilePagesReadsOnlyHeaders) {
+  const fs::path npy = dir_ / "tl.npy";
+  std::ofstream(npy, std::ios::binary) << NpyBytes("<u2", "(4, 2, 5)", std::string(80, '\0'));
+  const fs::path tiff = dir_ / "stack.tif";
+  const cv::Mat page = Gradient(4, 4, CV_8UC1);
+  std::ofstream(tiff, std::ios::binary) << WriteTiff({page, page});
+  const fs::path png = dir_ / "a.png";
+  std::ofstream(png, std::ios::binary) << *EncodePng(page);
+  EXPECT_EQ(*CountImageFilePages(npy), 4);
+  EXPECT_EQ(*CountImageFilePages(tiff), 2);
+  EXPECT_EQ(*CountImageFilePages(png), 1);
+  const fs::path cut = dir_ / "cut.npy";
+  std::ofstream(cut, std::ios::binary) << NpyBytes("|u1", "(4, 2, 5)", std::string(39, '\0'));
+  EXPECT_FALSE(CountImageFilePages(cut).ok());
+  EXPECT_EQ(CountImageFilePages(dir_ / "missing.npy").status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(ImageIoTest, RejectsUnsupportedNpyArrays) {
   struct Case {
     std::string npy, expected;
