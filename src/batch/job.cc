@@ -2,8 +2,8 @@
 
 #include <charconv>
 
-#include "core/sha256.h"
 #include "core/file.h"
+#include "core/sha256.h"
 #include "repository/model_repository.h"
 
 namespace orbit::batch {

@@ -9,9 +9,9 @@
 #include <cstring>
 #include <sstream>
 
-#include "core/sha256.h"
 #include "batch/journal.h"
 #include "core/file.h"
+#include "core/sha256.h"
 
 namespace orbit::batch {
 namespace fs = std::filesystem;

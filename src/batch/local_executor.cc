@@ -17,10 +17,10 @@
 #include <spdlog/spdlog.h>
 
 #include "batch/bounded_queue.h"
-#include "core/sha256.h"
 #include "batch/journal.h"
 #include "batch/progress.h"
 #include "core/file.h"
+#include "core/sha256.h"
 #include "scheduler/scheduler.h"
 #include "vision/image_io.h"
 #include "vision/overlay.h"

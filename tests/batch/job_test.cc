@@ -9,11 +9,11 @@
 #include <opencv2/imgcodecs.hpp>
 #include <sstream>
 
-#include "core/sha256.h"
 #include "batch/job_state.h"
 #include "batch/journal.h"
 #include "batch/local_executor.h"
 #include "core/file.h"
+#include "core/sha256.h"
 
 namespace orbit::batch {
 namespace {
