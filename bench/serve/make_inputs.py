@@ -27,30 +27,10 @@ from PIL import Image
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "foundation"))
 from python_pipeline import preprocess  # noqa: E402
 
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def field_bytes(number, payload):
-    return varint((number << 3) | 2) + varint(len(payload)) + payload
-
-
-def model_infer_request(model, input_name, output_name, shape, raw):
-    packed_shape = b"".join(varint(d) for d in shape)
-    tensor = (field_bytes(1, input_name.encode()) + field_bytes(2, b"FP32") +
-              field_bytes(3, packed_shape))
-    requested = field_bytes(1, output_name.encode())
-    return (field_bytes(1, model.encode()) + field_bytes(5, tensor) + field_bytes(6, requested) +
-            field_bytes(7, raw))
+# The KServe v2 protobuf encoder the Python gRPC client check uses (one encoder, not two).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                                "e2e", "python"))
+from grpc_client_check import infer_input, model_infer_request  # noqa: E402
 
 
 def main():
@@ -82,7 +62,8 @@ def main():
         f.write(str(len(header)))
     with open(os.path.join(args.out, "raw.bin"), "wb") as f:
         f.write(raw)
-    msg = model_infer_request(name, in_name, out_name, shape, raw)
+    msg = model_infer_request(name, [infer_input(in_name, "FP32", shape)], [raw],
+                              outputs=[out_name])
     with open(os.path.join(args.out, "grpc.bin"), "wb") as f:
         f.write(b"\x00" + struct.pack(">I", len(msg)) + msg)
     with open(os.path.join(args.out, "shape.txt"), "w") as f:

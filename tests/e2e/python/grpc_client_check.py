@@ -74,13 +74,16 @@ def infer_input(name, datatype, shape, fp32_contents=None):
     return message
 
 
-def model_infer_request(model, inputs, raw_input_contents=(), request_id=""):
-    """ModelInferRequest: model_name=1, id=3, inputs=5, raw_input_contents=7."""
+def model_infer_request(model, inputs, raw_input_contents=(), request_id="", outputs=()):
+    """ModelInferRequest: model_name=1, id=3, inputs=5, outputs=6 (requested output names),
+    raw_input_contents=7."""
     message = length_delimited(1, model)
     if request_id:
         message += length_delimited(3, request_id)
     for tensor in inputs:
         message += length_delimited(5, tensor)
+    for name in outputs:
+        message += length_delimited(6, length_delimited(1, name))  # InferRequestedOutputTensor
     for raw in raw_input_contents:
         message += length_delimited(7, raw)
     return message
