@@ -436,7 +436,7 @@ void ModelScheduler::ExecuteBatch(std::vector<Pending> batch) {
   completion.batch = std::move(batch);
   completion.results = std::move(results);
   std::unique_lock<std::mutex> lock(mu_);
-  if (outputs.ok()) tuner_.Record(total_items, finished - started);
+  if (options_.adaptive_batch_size && outputs.ok()) tuner_.Record(total_items, finished - started);
   completions_cv_.wait(lock, [this] { return completions_.size() < kMaxPendingCompletions; });
   completions_.push_back(std::move(completion));
   completer_cv_.notify_one();
